@@ -1,0 +1,187 @@
+"""Engine throughput against the loopback fake server, as ratios of the ideal.
+
+Ideal requests/s with ``batch_size`` slots and latency L is ``batch_size / L`` (every slot
+always has one request in flight). The script prints achieved ÷ ideal for batch_size 64
+at 200 ms ± 50 ms (target >= 0.85) and batch_size 256 at 1 s (target >= 0.95), and the
+engine's CPU time per request: CPU of the event-loop thread (the engine, the openai
+client, prompt building, dedup: the part that caps requests/s; target <= 1 ms), and of the
+whole process (which also counts the MiniLM query embedding of every KB search, run on
+worker threads, and the writer thread).
+
+A tiny KB (three short documents) keeps index search cheap; each conversation is one
+turn, judge off, cache off (every request goes to the server). The fake server runs as
+its own process so its CPU is not counted.
+
+Every turn runs one KB search. In the default hybrid mode each search embeds the question
+with MiniLM on the CPU, tens of milliseconds on a small machine, which caps throughput far
+below the endpoint's. ``--kb-mode fts`` runs the same real LanceDB index in its full-text
+mode (no query embedding) to measure the engine rather than the embedder; the script
+prints which mode each line used.
+
+    .venv/bin/python benchmarks/throughput.py [--quick] [--kb-mode hybrid|fts|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import yaml  # noqa: E402
+
+WORK = REPO / "benchmarks" / "_work"
+KB_FILES = {
+    "billing.md": "# Billing\n\nInvoices are sent on the first day of each month. Refunds take five "
+    "business days to reach the original payment method.\n",
+    "accounts.md": "# Accounts\n\nPasswords must be at least twelve characters long. Two-factor "
+    "authentication can be enabled in the security settings page.\n",
+    "shipping.md": "# Shipping\n\nOrders ship within two days. Returns are accepted within thirty days.\n",
+}
+
+
+def start_server(latency_ms: float, jitter_ms: float) -> tuple[subprocess.Popen, str]:
+    """The fake endpoint as a separate process; returns it and its base URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fake_llm", "--port", "0", "--latency-ms", str(latency_ms),
+         "--jitter-ms", str(jitter_ms)],
+        cwd=REPO, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if not line.startswith("READY "):
+        proc.kill()
+        raise RuntimeError(f"fake server did not start: {line!r}")
+    return proc, line.split()[1]
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def make_config(name: str, base_url: str, run: dict[str, Any], extra: dict[str, Any] | None = None) -> Any:
+    """A fresh project folder under benchmarks/_work/<name> on the shared tiny KB."""
+    from dlgforge_core.config import load_config
+
+    knowledge = WORK / "knowledge"
+    knowledge.mkdir(parents=True, exist_ok=True)
+    for file, text in KB_FILES.items():
+        (knowledge / file).write_text(text, encoding="utf-8")
+    root = WORK / name
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    sections = {
+        "run": {"n_turns": 1, "seed": 1, **run},
+        "llm": {"backend": "openai", "base_url": base_url, "api_key": "bench", "model": "fake-model",
+                "timeout": 30, "max_inflight": 512, "cache": {"enabled": False}},
+        "retrieval": {"knowledge_dir": str(knowledge), "index_dir": str(WORK / "knowledge_index"),
+                      "chunk_size": 200, "chunk_overlap": 20, "default_k": 2},
+        "coverage": {"snippets_per_question": 1},
+        "saving": {"output_dir": "output"},
+    }
+    for key, value in (extra or {}).items():
+        sections[key] = {**sections.get(key, {}), **value}
+    path = root / "config.yaml"
+    path.write_text(yaml.safe_dump(sections), encoding="utf-8")
+    return load_config(path)
+
+
+def open_kb(cfg: Any) -> Any:
+    """The tiny KB, built if needed, with the embedding model warmed up."""
+    from dlgforge_core.kb import KnowledgeBase
+
+    kb = KnowledgeBase(cfg)
+    kb.build()
+    kb.search("warm up the embedding model")
+    return kb
+
+
+class FullTextKB:
+    """The real knowledge base, searched in its full-text mode (no query embedding)."""
+
+    def __init__(self, kb: Any) -> None:
+        self._kb = kb
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._kb, name)
+
+    async def asearch(self, query: str, k: int | None = None, sources: Any = None, mode: str | None = None) -> Any:
+        return await asyncio.to_thread(self._kb.search, query, k, sources, "fts")
+
+
+def run_engine(cfg: Any, kb: Any, language: str = "en") -> dict[str, Any]:
+    """Generate one language in-process; wall time, CPU times and the summary."""
+    from dlgforge_core.generation.engine import generate_language
+    from dlgforge_core.llm.client import LLMClient
+
+    async def main() -> dict[str, Any]:
+        client = LLMClient(cfg, log_dir=cfg.output_dir / "logs")
+        try:
+            loop_cpu, proc_cpu, wall = time.thread_time(), time.process_time(), time.perf_counter()
+            summary = await generate_language(cfg, language, llm=client, kb=kb)
+            return {
+                "summary": summary,
+                "wall": time.perf_counter() - wall,
+                "loop_cpu": time.thread_time() - loop_cpu,
+                "process_cpu": time.process_time() - proc_cpu,
+                "requests": client.calls_made,
+            }
+        finally:
+            await client.aclose()
+
+    return asyncio.run(main())
+
+
+def measure(batch_size: int, latency_ms: float, jitter_ms: float, conversations: int, kb: Any) -> dict[str, Any]:
+    proc, base_url = start_server(latency_ms, jitter_ms)
+    try:
+        cfg = make_config(f"throughput_{batch_size}", base_url,
+                          {"batch_size": batch_size, "total_samples": conversations})
+        result = run_engine(cfg, kb)
+    finally:
+        stop_server(proc)
+    ideal = batch_size / (latency_ms / 1000)
+    achieved = result["requests"] / result["wall"]
+    result.update(ideal=ideal, achieved=achieved, ratio=achieved / ideal)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer conversations (noisier)")
+    parser.add_argument("--kb-mode", choices=["hybrid", "fts", "both"], default="both")
+    args = parser.parse_args()
+    scale = 4 if args.quick else 1
+    bootstrap = make_config("throughput_kb", "http://127.0.0.1:9/v1", {})
+    kb = open_kb(bootstrap)
+    modes = ["hybrid", "fts"] if args.kb_mode == "both" else [args.kb_mode]
+    cases = [(64, 200, 50, 1600 // scale, 0.85), (256, 1000, 0, 2560 // scale, 0.95)]
+    for mode in modes:
+        for batch, latency, jitter, conversations, target in cases:
+            report(mode, batch, latency, jitter, conversations, target, kb if mode == "hybrid" else FullTextKB(kb))
+
+
+def report(mode: str, batch: int, latency: int, jitter: int, conversations: int, target: float, kb: Any) -> None:
+    """Measure one case and print its ratios."""
+    r = measure(batch, latency, jitter, conversations, kb)
+    s = r["summary"]
+    print(f"[kb search: {mode}] batch_size={batch} latency={latency}±{jitter} ms: {r['requests']} requests "
+          f"in {r['wall']:.1f} s, {s.accepted_total} conversations accepted")
+    print(f"  achieved {r['achieved']:.1f} req/s / ideal {r['ideal']:.1f} req/s = ratio {r['ratio']:.3f} "
+          f"(target >= {target})")
+    print(f"  engine CPU per request: event-loop thread {1000 * r['loop_cpu'] / r['requests']:.3f} ms "
+          f"(target <= 1 ms); whole process (KB search threads and writer included) "
+          f"{1000 * r['process_cpu'] / r['requests']:.3f} ms", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Dagster assets, checks, automation and the dlgforge CLI."""

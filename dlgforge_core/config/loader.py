@@ -1,0 +1,129 @@
+"""``load_config``: defaults, then YAML (interpolated), then environment overrides, then checks."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from dotenv import dotenv_values
+from pydantic import ValidationError
+
+from dlgforge_core.config.errors import format_validation_error
+from dlgforge_core.config.interpolate import apply_overrides, interpolate
+from dlgforge_core.config.models import MODEL_ENV_VARS, DlgforgeConfig
+from dlgforge_core.errors import ConfigError
+
+# (dotted key, environment variable) filled from the environment when the key is unset.
+_ENV_FALLBACKS: tuple[tuple[str, str], ...] = (
+    ("llm.api_key", "OPENAI_API_KEY"),
+    ("llm.base_url", "OPENAI_BASE_URL"),
+    ("store.dsn", "DLGFORGE_STORE_DSN"),
+)
+
+
+def load_config(path: str | Path, *, check_paths: bool = True) -> DlgforgeConfig:
+    """Load, validate and resolve the config at ``path``; raises ConfigError on any mistake.
+
+    ``check_paths=False`` skips the existence check of the knowledge folder.
+    """
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        raise ConfigError(f"{source}: config file not found")
+    environ = _environment(path)
+    data = _read_yaml(path, source)
+    data = interpolate(data, environ, source)
+    data = apply_overrides(data, environ)
+    _apply_env_fallbacks(data, environ)
+    try:
+        cfg = DlgforgeConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(source, err)) from None
+    cfg.bind(path, environ)
+    _resolve_paths(cfg)
+    _check(cfg, source, check_paths)
+    return cfg
+
+
+def _environment(config_path: Path) -> dict[str, str]:
+    """``.env`` next to the config under the real environment (which always wins).
+
+    The ``.env`` values are also exported for variables not already set (HF_TOKEN, ...).
+    """
+    dotenv_file = config_path.parent / ".env"
+    from_file: dict[str, str] = {}
+    if dotenv_file.is_file():
+        from_file = {k: v for k, v in dotenv_values(dotenv_file).items() if v is not None}
+        for key, value in from_file.items():
+            os.environ.setdefault(key, value)
+    return {**from_file, **os.environ}
+
+
+def _read_yaml(path: Path, source: str) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{source}: cannot read config file ({err.__class__.__name__})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
+        problem = getattr(err, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{source}: {where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: top level must be a mapping of sections, got {type(data).__name__}")
+    # a section whose keys are all commented out reads as null: treat it as empty
+    return {key: ({} if value is None else value) for key, value in data.items()}
+
+
+def _apply_env_fallbacks(data: dict[str, Any], environ: dict[str, str]) -> None:
+    for dotted, var in _ENV_FALLBACKS:
+        section, key = dotted.split(".")
+        node = data.setdefault(section, {})
+        if isinstance(node, dict) and node.get(key) in (None, "") and environ.get(var):
+            node[key] = environ[var]
+
+
+def _resolve_paths(cfg: DlgforgeConfig) -> None:
+    """Make every path key absolute against the config file's folder."""
+    cfg.retrieval.knowledge_dir = cfg.knowledge_dir
+    cfg.retrieval.index_dir = cfg.index_dir
+    cfg.saving.output_dir = cfg.output_dir
+    cfg.llm.cache.dir = cfg.cache_dir
+    for section, key in (
+        (cfg.personas, "path"),
+        (cfg.coverage, "seed_topics_path"),
+        (cfg.llm.local, "model_path"),
+        (cfg.llm.local, "cache_dir"),
+    ):
+        value = getattr(section, key)
+        if value is not None:
+            setattr(section, key, cfg.resolve_path(value))
+
+
+def _check(cfg: DlgforgeConfig, source: str, check_paths: bool) -> None:
+    """Cross-section checks that pydantic cannot express alone."""
+    if cfg.llm.backend in ("openai", "vllm_attach"):
+        for agent in cfg.needed_agents():
+            if not cfg.resolve_model(agent):
+                raise ConfigError(
+                    f"{source}: llm.agents.{agent}.model: no model for agent {agent} "
+                    f"(set llm.agents.{agent}.model, llm.model, {' or '.join(MODEL_ENV_VARS)})"
+                )
+    if cfg.llm.backend == "vllm_attach" and not cfg.llm.routing.endpoints:
+        raise ConfigError(f"{source}: llm.routing.endpoints: vllm_attach needs at least one endpoint")
+    if cfg.llm.backend == "vllm_managed" and not cfg.resolve_model("qa_generator"):
+        raise ConfigError(f"{source}: llm.vllm.model: vllm_managed needs a model to serve")
+    if cfg.store.backend == "postgres" and not cfg.store.dsn:
+        raise ConfigError(f"{source}: store.dsn: postgres store needs a DSN (or DLGFORGE_STORE_DSN)")
+    if cfg.cache_dir == cfg.output_dir or cfg.output_dir in cfg.cache_dir.parents:
+        raise ConfigError(f"{source}: llm.cache.dir: must not be inside saving.output_dir ({cfg.cache_dir})")
+    if check_paths and not cfg.knowledge_dir.is_dir():
+        raise ConfigError(
+            f"{source}: retrieval.knowledge_dir: folder not found: {cfg.knowledge_dir}"
+        )

@@ -1,0 +1,1 @@
+"""dlgforge_core.generation"""

@@ -1,0 +1,310 @@
+"""One conversation: n turns of question -> dedup -> KB search -> responder tool loop -> judge.
+
+Any ``LLMCallError`` (or exhausted dedup retries) ends the conversation with a named
+drop reason; the engine records it and moves on. Questions are reserved in the dedup
+memory as soon as they are accepted for a turn and released if the conversation drops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from dlgforge_core.generation import prompts
+from dlgforge_core.generation.coverage import ConversationPlan, Planner
+from dlgforge_core.generation.dedup import QuestionIndex
+from dlgforge_core.generation.near_dup import NearDupFilter
+from dlgforge_core.generation.replies import QuestionReply, ResponderReply, require_answer
+from dlgforge_core.llm.errors import LLMCallError
+from dlgforge_core.store.run_state import utc_now
+
+
+class ConversationDropped(Exception):
+    """The conversation is not accepted; ``reason`` is its ``drop_reason``."""
+
+    def __init__(self, reason: str, turn_index: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.turn_index = turn_index
+
+
+def conversation_id(run_id: str, language: str, index: int) -> str:
+    """``<run_id>-<language>-<index:06d>``."""
+    return f"{run_id}-{language}-{index:06d}"
+
+
+@dataclass
+class LanguageContext:
+    """Everything the conversations of one language share."""
+
+    cfg: Any
+    language: str
+    run_id: str
+    llm: Any
+    kb: Any
+    planner: Planner
+    dedup: QuestionIndex
+    near_dup: NearDupFilter | None
+    judge: Any | None
+    index_version: str
+    models: dict[str, str | None]
+    config_hash: str = ""
+    judge_turns: bool = False
+    judge_conversation: bool = False
+
+
+@dataclass
+class _Tally:
+    usage: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def add(self, agent: str, result: Any) -> None:
+        slot = self.usage.setdefault(agent, {"prompt_tokens": 0, "completion_tokens": 0})
+        usage = getattr(result, "usage", None)
+        if usage is not None and not getattr(result, "cached", False):
+            slot["prompt_tokens"] += int(getattr(usage, "prompt_tokens", 0) or 0)
+            slot["completion_tokens"] += int(getattr(usage, "completion_tokens", 0) or 0)
+
+
+def _hit_dict(hit: Any) -> dict[str, Any]:
+    return {
+        "chunk_id": hit.chunk_id,
+        "text": hit.text,
+        "source": hit.source,
+        "position": getattr(hit, "position", 0),
+        "score": float(getattr(hit, "score", 0.0) or 0.0),
+    }
+
+
+class ConversationRun:
+    """Generates conversation ``index`` of one language; ``await run()`` returns the record."""
+
+    def __init__(self, ctx: LanguageContext, index: int) -> None:
+        self.ctx = ctx
+        self.index = index
+        self.cid = conversation_id(ctx.run_id, ctx.language, index)
+        self.tally = _Tally()
+        self.plan, _ = ctx.planner.plan(index)
+
+    async def run(self) -> dict[str, Any]:
+        """The accepted record, or ``ConversationDropped`` (its reservations released)."""
+        try:
+            return await self._generate()
+        except LLMCallError as err:
+            self._release()
+            raise ConversationDropped(err.reason) from err
+        except BaseException:
+            self._release()
+            raise
+
+    def accept(self) -> None:
+        """Make this conversation's questions permanent in the dedup memory (after commit)."""
+        self.ctx.dedup.confirm(self.cid)
+        if self.ctx.near_dup is not None:
+            self.ctx.near_dup.confirm(self.cid)
+
+    def release(self) -> None:
+        """Free this conversation's questions (it was not committed)."""
+        self._release()
+
+    def _release(self) -> None:
+        self.ctx.dedup.release(self.cid)
+        if self.ctx.near_dup is not None:
+            self.ctx.near_dup.release(self.cid)
+
+    async def _generate(self) -> dict[str, Any]:
+        ctx, plan = self.ctx, self.plan
+        turns: list[dict[str, Any]] = []
+        shown_by_turn: list[list[dict[str, Any]]] = []
+        previous: dict[str, Any] | None = None
+        topic = plan.seed_question.topic if plan.seed_question else None
+        for t in range(plan.n_turns):
+            mode = ctx.planner.mode(plan, t)
+            snippets = [_chunk_dict(c) for c in await ctx.planner.snippets(plan, t, mode, previous)]
+            if topic is None and snippets:
+                topic = snippets[0]["heading"] or _stem(snippets[0]["source"])
+            question = await self._question(t, mode, snippets, turns)
+            turn, shown = await self._answer(t, mode, question, snippets, turns)
+            turns.append(turn)
+            shown_by_turn.append(shown)
+            previous = {
+                "question_anchor": (snippets[0]["source"], snippets[0]["position"]) if snippets else None,
+                "answer_anchor": (shown[0]["source"], shown[0]["position"]) if shown else None,
+            }
+        record = self._record(turns, topic)
+        if ctx.judge_conversation:
+            chunks = [[{"chunk_id": c["chunk_id"], "text": c["text"]} for c in s] for s in shown_by_turn]
+            record["conversation_judge"] = await ctx.judge.judge_conversation(record, chunks, cache_key=f"{self.cid}/conversation")
+        return record
+
+    async def _question(self, t: int, mode: str, snippets: list[dict], turns: list[dict]) -> str:
+        """The user's question for turn ``t``, unique after normalization (else dropped)."""
+        ctx, plan = self.ctx, self.plan
+        last_reason = "dedup_exhausted"
+        for attempt in range(ctx.cfg.coverage.question_dedup_retries + 1):
+            if mode == "seeded" and attempt == 0:
+                question = plan.seed_question.text
+            else:
+                messages = prompts.generator_messages(
+                    language=ctx.language,
+                    persona=_persona(plan.user_persona),
+                    mode=mode,
+                    snippets=snippets,
+                    previous_turns=turns,
+                    seed_question=plan.seed_question.text if mode == "seeded" else None,
+                    attempt=attempt,
+                )
+                result = await ctx.llm.structured(
+                    agent="qa_generator",
+                    messages=messages,
+                    schema=QuestionReply,
+                    cache_key=f"{self.cid}/t{t}/a{attempt}",
+                    conversation_id=self.cid,
+                )
+                self.tally.add("qa_generator", result)
+                question = result.value.question
+            if ctx.dedup.seen(question):
+                last_reason = "dedup_exhausted"
+                continue
+            if ctx.near_dup is not None and ctx.near_dup.is_near_duplicate(question):
+                last_reason = "near_duplicate"
+                continue
+            if not ctx.dedup.reserve(question, self.cid):  # absorbed from another process meanwhile
+                last_reason = "dedup_exhausted"
+                continue
+            if ctx.near_dup is not None:
+                ctx.near_dup.reserve(question, self.cid)
+            return question
+        raise ConversationDropped(last_reason, t)
+
+    async def _answer(
+        self, t: int, mode: str, question: str, snippets: list[dict], turns: list[dict]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Ground, answer (N candidates when configured), judge; returns the turn and its chunks."""
+        ctx = self.ctx
+        k = ctx.cfg.retrieval.default_k
+        initial = [_hit_dict(h) for h in await ctx.kb.asearch(question, k)]
+        count = ctx.cfg.run.candidates_per_turn
+        candidates = await asyncio.gather(
+            *(self._tool_loop(t, c, question, initial, turns) for c in range(count))
+        )
+        if ctx.judge_turns:
+            judgements = await asyncio.gather(
+                *(
+                    ctx.judge.judge_turn(
+                        self.cid, ctx.language, question, cand["answer"],
+                        [{"chunk_id": s["chunk_id"], "text": s["text"]} for s in cand["shown"]],
+                        cache_key=f"{self.cid}/t{t}/c{c}", turn_index=t,
+                    )
+                    for c, cand in enumerate(candidates)
+                )
+            )
+            for cand, judgement in zip(candidates, judgements):
+                cand["qa_judge"] = judgement
+        best = max(candidates, key=lambda c: (c.get("qa_judge") or {}).get("score", 0))
+        turn = {
+            "turn_index": t,
+            "mode": mode,
+            "user_message": question,
+            "assistant_message": best["answer"],
+            "question_chunk_ids": [s["chunk_id"] for s in snippets],
+            "question_sources": sorted({s["source"] for s in snippets}),
+            "grounding": {
+                "index_version": ctx.index_version,
+                "chunks": [
+                    {"chunk_id": s["chunk_id"], "source": s["source"], "score": round(s["score"], 6)}
+                    for s in best["shown"]
+                ],
+            },
+            "cited_chunk_ids": best["cited_chunk_ids"],
+            "tool_rounds": best["tool_rounds"],
+            "qa_judge": best.get("qa_judge"),
+        }
+        if count > 1:
+            turn["candidates"] = [
+                {"answer": c["answer"], "cited_chunk_ids": c["cited_chunk_ids"], "qa_judge": c.get("qa_judge")}
+                for c in candidates
+            ]
+        return turn, best["shown"]
+
+    async def _tool_loop(
+        self, t: int, cand: int, question: str, initial: list[dict], turns: list[dict]
+    ) -> dict[str, Any]:
+        """The responder's bounded search/answer loop for one answer candidate."""
+        ctx, plan = self.ctx, self.plan
+        shown = {h["chunk_id"]: h for h in initial}
+        searches: list[str] = []
+        rounds = ctx.cfg.retrieval.max_tool_rounds
+        for r in range(rounds):
+            last = r == rounds - 1
+            messages = prompts.responder_messages(
+                language=ctx.language,
+                persona=_persona(plan.assistant_persona),
+                previous_turns=turns,
+                question=question,
+                snippets=list(shown.values()),
+                searches=searches,
+                searches_left=rounds - 1 - r,
+            )
+            result = await ctx.llm.structured(
+                agent="kb_responder",
+                messages=messages,
+                schema=ResponderReply,
+                validate=require_answer if last else None,
+                cache_key=f"{self.cid}/t{t}/c{cand}/r{r}",
+                conversation_id=self.cid,
+            )
+            self.tally.add("kb_responder", result)
+            reply: ResponderReply = result.value
+            if reply.action == "answer":
+                cited = [cid for cid in dict.fromkeys(reply.cited_chunk_ids) if cid in shown]
+                return {
+                    "answer": reply.answer.strip(),
+                    "cited_chunk_ids": cited,
+                    "shown": list(shown.values()),
+                    "tool_rounds": r + 1,
+                }
+            searches.append(reply.query.strip())
+            for hit in await ctx.kb.asearch(reply.query, ctx.cfg.retrieval.default_k):
+                shown.setdefault(hit.chunk_id, _hit_dict(hit))
+        raise LLMCallError("invalid_json")  # unreachable: the last round only accepts an answer
+
+    def _record(self, turns: list[dict[str, Any]], topic: str | None) -> dict[str, Any]:
+        ctx, plan = self.ctx, self.plan
+        return {
+            "conversation_id": self.cid,
+            "run_id": ctx.run_id,
+            "language": ctx.language,
+            "conversation_index": self.index,
+            "created_at": utc_now(),
+            "n_turns": len(turns),
+            "user_persona": _persona(plan.user_persona),
+            "assistant_persona": _persona(plan.assistant_persona),
+            "topic": topic,
+            "seeded": plan.seed_question is not None,
+            "turns": turns,
+            "conversation_judge": None,
+            "models": dict(ctx.models),
+            "usage": self.tally.usage,
+            "config_hash": ctx.config_hash,
+            "kb_index_version": ctx.index_version,
+        }
+
+
+def _persona(persona: Any) -> dict[str, str] | None:
+    return persona.as_record() if persona is not None else None
+
+
+def _chunk_dict(chunk: Any) -> dict[str, Any]:
+    return {
+        "chunk_id": chunk.chunk_id,
+        "text": chunk.text,
+        "source": chunk.source,
+        "position": getattr(chunk, "position", 0),
+        "heading": getattr(chunk, "heading", None),
+    }
+
+
+def _stem(source: str) -> str:
+    name = source.rsplit("/", 1)[-1]
+    return name.rsplit(".", 1)[0] if "." in name else name

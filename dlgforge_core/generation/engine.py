@@ -1,0 +1,344 @@
+"""The generation engine of one language: independent slots, group commit, budget, resume.
+
+``batch_size`` slot tasks run with no barrier: each takes the next conversation index,
+generates it, commits or drops it, and takes another, until accepted plus in-flight
+conversations reach the target (a slot then waits in case one in flight drops), the
+attempt cap is hit, or the token budget is exhausted. Accepted conversations are written
+by one writer task (group commit off the event loop); the run state is checkpointed
+at most once a second and at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from dlgforge_core.errors import DlgforgeError
+from dlgforge_core.generation.budget import BudgetGovernor, add_usage, usage_delta
+from dlgforge_core.generation.conversation import ConversationDropped, ConversationRun, LanguageContext
+from dlgforge_core.generation.coverage import Planner
+from dlgforge_core.generation.memory import LoadedMemory, load_memory, load_personas_and_seeds
+from dlgforge_core.generation.run_log import RunLog
+from dlgforge_core.generation.summary import LanguageSummary
+from dlgforge_core.store.outputs import OutputStore
+from dlgforge_core.store.run_state import DroppedConversation, LanguageState, RunStateStore, utc_now
+
+Progress = Callable[[int, int, float, float | None], None]
+AGENTS = ("qa_generator", "kb_responder", "qa_judge")
+_CHECKPOINT_EVERY_S = 1.0
+
+
+async def generate_language(
+    cfg: Any, language: str, llm: Any, kb: Any, progress: Progress | None = None, judge: Any | None = None
+) -> LanguageSummary:
+    """Generate until ``run.total_samples`` conversations of ``language`` are accepted.
+
+    A no-op (zero LLM calls) when the language is already complete for the run id.
+    Raises ``DlgforgeError`` when ``run.resume_run_id`` names a run with no state.
+    """
+    run = _LanguageRun(cfg, language, llm, kb, progress, judge)
+    return await run.execute()
+
+
+def run_language(cfg: Any, language: str, progress: Progress | None = None) -> LanguageSummary:
+    """Synchronous entry point: opens the KB index, builds an LLM client, runs one language."""
+    from dlgforge_core.kb import KnowledgeBase
+    from dlgforge_core.llm.client import LLMClient
+
+    kb = KnowledgeBase(cfg)
+
+    async def _main() -> LanguageSummary:
+        client = LLMClient(cfg, log_dir=cfg.output_dir / "logs")
+        try:
+            return await generate_language(cfg, language, llm=client, kb=kb, progress=progress)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(_main())
+
+
+class _LanguageRun:
+    def __init__(self, cfg: Any, language: str, llm: Any, kb: Any, progress: Progress | None, judge: Any | None) -> None:
+        self.cfg, self.language, self.llm, self.kb = cfg, language, llm, kb
+        self.progress = progress
+        self.judge = judge
+        self.run_id: str = cfg.run.resume_run_id or cfg.run.run_id
+        self.target: int = cfg.run.total_samples
+        self.store = OutputStore(cfg)
+        self.states = RunStateStore(cfg.output_dir)
+        self.log = RunLog(cfg.output_dir / "logs", f"{self.run_id}-{language}")
+        self.accepted = 0
+        self.accepted_new = 0
+        self.inflight: set[int] = set()
+        self.attempts = 0
+        self.cap = cfg.run.total_samples * cfg.run.max_attempts_factor + cfg.run.batch_size
+        self.budget_stop = False
+        self.budget: BudgetGovernor | None = None
+        self._started = time.monotonic()
+        self._cond = asyncio.Condition()
+        self._pending: list[tuple[dict, ConversationRun, asyncio.Future]] = []
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._foreign_same_language = 0
+        self._dirty = False
+        self._last_checkpoint = 0.0
+        self._last_progress = 0.0
+
+    async def execute(self) -> LanguageSummary:
+        try:
+            return await self._execute()
+        finally:
+            self.log.close()
+
+    async def _execute(self) -> LanguageSummary:
+        cfg = self.cfg
+        if cfg.run.resume_run_id and not await asyncio.to_thread(self.states.has_run, self.run_id):
+            raise DlgforgeError(
+                f"run.resume_run_id: no run state for run '{self.run_id}' in {self.states.dir}"
+            )
+        await asyncio.to_thread(self.store.reconcile)
+        memory = await asyncio.to_thread(load_memory, self.store, cfg, self.run_id, self.language)
+        self.state = await asyncio.to_thread(self.states.load, self.run_id, self.language) or LanguageState(
+            run_id=self.run_id, language=self.language, target=self.target, started_at=utc_now()
+        )
+        self.state.target = self.target
+        self.accepted = len(memory.accepted_indices)
+        usage_before = self.llm.usage.by_agent()
+        calls_before = self.llm.calls_made
+        if self.accepted >= self.target:
+            self.log.info("[%s] %s already complete: %d/%d accepted, nothing to do", self.language, self.run_id, self.accepted, self.target)
+            return await self._finish(memory, usage_before, calls_before, status="complete")
+        ctx = await self._context(memory)
+        self.memory = memory
+        memory.accepted_indices |= self.state.dropped_indices()  # one skip set, shared with _admit
+        self._indices = self._index_stream(memory.accepted_indices)
+        self.attempts = len(memory.accepted_indices)
+        self.budget = BudgetGovernor(cfg.run.budget, await asyncio.to_thread(self._prior_run_usage), self.llm.usage.by_agent)
+        self._started = time.monotonic()
+        self.log.info("[%s] run %s: %d/%d accepted at start, batch_size %d", self.language, self.run_id, self.accepted, self.target, cfg.run.batch_size)
+        writer = asyncio.create_task(self._writer())
+        try:
+            await asyncio.gather(*(self._slot(ctx) for _ in range(cfg.run.batch_size)))
+        finally:
+            self._closing = True
+            self._wake.set()
+            await writer
+        status = "complete" if self.accepted >= self.target else ("budget_exhausted" if self.budget_stop else "attempts_exhausted")
+        return await self._finish(memory, usage_before, calls_before, status=status)
+
+    async def _context(self, memory: LoadedMemory) -> LanguageContext:
+        cfg = self.cfg
+        personas, seed_questions = await asyncio.to_thread(load_personas_and_seeds, cfg, self.language, self.log.warning)
+        planner = await asyncio.to_thread(Planner, cfg, self.language, self.kb, personas, seed_questions)
+        judge = self.judge
+        online = cfg.judge.enabled and cfg.judge.mode == "online"
+        if online and judge is None:
+            from dlgforge_core.judge.judge import Judge
+
+            judge = Judge(cfg, self.llm)
+        agents = AGENTS if cfg.judge.enabled else AGENTS[:2]
+        return LanguageContext(
+            cfg=cfg,
+            language=self.language,
+            run_id=self.run_id,
+            llm=self.llm,
+            kb=self.kb,
+            planner=planner,
+            dedup=memory.dedup,
+            near_dup=memory.near_dup,
+            judge=judge,
+            index_version=self.kb.index_version,
+            models={a: cfg.agent_settings(a).model for a in agents},
+            config_hash=cfg.config_hash,  # computed once: hashing the config costs milliseconds
+            judge_turns=online and cfg.judge.granularity == "turn",
+            judge_conversation=online and cfg.judge.granularity == "conversation",
+        )
+
+    @staticmethod
+    def _index_stream(skip: set[int]):
+        index = 0
+        while True:
+            if index not in skip:
+                yield index
+            index += 1
+
+    # -- slots -----------------------------------------------------------------------
+
+    async def _take(self) -> int | None:
+        async with self._cond:
+            while True:
+                if self.accepted >= self.target or self.attempts >= self.cap:
+                    return None
+                if self.budget.exhausted():
+                    if not self.budget_stop:
+                        self.log.info("[%s] budget reached (%s): no new conversations", self.language, self.budget.reached)
+                    self.budget_stop = True
+                    return None
+                if self.accepted + len(self.inflight) < self.target:
+                    index = next(self._indices)
+                    self.inflight.add(index)
+                    self.attempts += 1
+                    self.state.next_index = max(self.state.next_index, index + 1)
+                    return index
+                await self._cond.wait()
+
+    async def _slot(self, ctx: LanguageContext) -> None:
+        while (index := await self._take()) is not None:
+            conv = ConversationRun(ctx, index)
+            try:
+                record = await conv.run()
+            except ConversationDropped as drop:
+                self._record_drop(conv, drop.reason, drop.turn_index)
+            except Exception as err:  # a bug in one slot must not abort the run
+                self.log.exception("[%s] %s failed: %s", self.language, conv.cid, type(err).__name__)
+                self._record_drop(conv, f"internal_error:{type(err).__name__}", None)
+            else:
+                await self._commit(record, conv)
+            async with self._cond:
+                self.inflight.discard(index)
+                self._cond.notify_all()
+
+    def _record_drop(self, conv: ConversationRun, reason: str, turn: int | None) -> None:
+        self.state.dropped.append(
+            DroppedConversation(conversation_id=conv.cid, conversation_index=conv.index, reason=reason, turn_index=turn)
+        )
+        self._dirty = True
+        self.log.info("[%s] dropped %s reason=%s turn=%s", self.language, conv.cid, reason, turn)
+
+    async def _commit(self, record: dict, conv: ConversationRun) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self._pending.append((record, conv, done))
+        self._wake.set()
+        await done
+
+    # -- writer ----------------------------------------------------------------------
+
+    async def _writer(self) -> None:
+        """Commits queued conversations in groups and checkpoints the run state."""
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=_CHECKPOINT_EVERY_S)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            batch, self._pending = self._pending, []
+            if batch:
+                try:
+                    committed = await asyncio.to_thread(self.store.commit_many, [r for r, _, _ in batch], self._admit)
+                except BaseException as err:
+                    for _, _, done in batch:
+                        done.set_exception(err)
+                    raise
+                ids = {r["conversation_id"] for r in committed}
+                for record, conv, done in batch:
+                    if record["conversation_id"] in ids:
+                        conv.accept()
+                    else:
+                        conv.release()
+                        self._record_drop(conv, "duplicate_elsewhere", None)
+                    done.set_result(None)
+                self.accepted += len(committed) + self._foreign_same_language
+                self.accepted_new += len(committed)
+                self._foreign_same_language = 0
+                self._dirty = True
+                self._report_progress()
+            if self._dirty and time.monotonic() - self._last_checkpoint >= _CHECKPOINT_EVERY_S:
+                await self._checkpoint("running")
+            if self._closing and not self._pending:
+                return
+
+    def _admit(self, foreign: list[dict], records: list[dict]) -> list[dict]:
+        """Writer thread, under the folder lock: absorb what other processes committed.
+
+        Their questions join the dedup memory; a record of ours that asked one of them (or
+        reuses a conversation id another process of the same run committed) is not committed.
+        """
+        taken: set[str] = set()
+        for record in foreign:
+            for turn in record.get("turns", []):
+                self.memory.dedup.absorb(turn["user_message"])
+            if record.get("run_id") == self.run_id and record.get("language") == self.language:
+                index = int(record["conversation_index"])
+                if index not in self.memory.accepted_indices:
+                    self.memory.accepted_indices.add(index)  # also skipped by the index stream
+                    self._foreign_same_language += 1
+                taken.add(record["conversation_id"])
+        return [
+            r for r in records
+            if r["conversation_id"] not in taken and not self.memory.dedup.conflicted(r["conversation_id"])
+        ]
+
+    async def _checkpoint(self, status: str) -> None:
+        self.state.accepted = self.accepted
+        self.state.in_flight = sorted(self.inflight)
+        self.state.status = status
+        snapshot = self.state.model_copy(deep=True)
+        self._dirty = False
+        self._last_checkpoint = time.monotonic()
+        await asyncio.to_thread(self.states.save, snapshot)
+
+    def _report_progress(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_progress < 1.0 and self.accepted < self.target:
+            return
+        self._last_progress = now
+        elapsed = max(now - self._started, 1e-9)
+        rate = self.accepted_new / elapsed
+        remaining = max(self.target - self.accepted, 0)
+        eta = remaining / rate if rate > 0 else None
+        eta_text = f"{eta:.0f}s" if eta is not None else "?"
+        self.log.info("[%s] progress %d/%d accepted, %.2f conv/s, eta %s", self.language, self.accepted, self.target, rate, eta_text)
+        if self.progress is not None:
+            self.progress(self.accepted, self.target, rate, eta)
+
+    # -- end -------------------------------------------------------------------------
+
+    def _prior_run_usage(self) -> dict[str, dict[str, int]]:
+        total: dict[str, dict[str, int]] = {}
+        for state in self.states.states_of(self.run_id):
+            total = add_usage(total, state.usage)
+        return total
+
+    async def _finish(self, memory: LoadedMemory, usage_before: dict, calls_before: int, status: str) -> LanguageSummary:
+        delta = usage_delta(self.llm.usage.by_agent(), usage_before)
+        self.state.usage = add_usage(self.state.usage, delta)
+        self.state.accepted = self.accepted
+        self.state.in_flight = []
+        await self._checkpoint(status)
+        mean_score, preview = await asyncio.to_thread(_judge_mean_and_preview, self.store, self.run_id, self.language)
+        summary = LanguageSummary(
+            language=self.language,
+            run_id=self.run_id,
+            target=self.target,
+            accepted_total=self.accepted,
+            accepted_new=self.accepted_new,
+            dropped_by_reason=self.state.dropped_by_reason(),
+            usage_by_agent={a: {"prompt_tokens": u.get("prompt_tokens", 0), "completion_tokens": u.get("completion_tokens", 0)} for a, u in delta.items()},
+            llm_calls=self.llm.calls_made - calls_before,
+            cached_calls=sum(u.get("cached_calls", 0) for u in delta.values()),
+            mean_judge_score=mean_score,
+            budget_exhausted=self.budget_stop,
+            complete=self.accepted >= self.target,
+            preview_conversation_id=preview,
+            status=status,
+            budget_reason=self.budget.reached if self.budget_stop else None,
+        )
+        if self.accepted_new:
+            self._report_progress(force=True)
+        self.log.info("[%s] %s finished: status=%s accepted=%d/%d new=%d dropped=%s", self.language, self.run_id, status, self.accepted, self.target, self.accepted_new, summary.dropped_by_reason)
+        return summary
+
+
+def _judge_mean_and_preview(store: OutputStore, run_id: str, language: str) -> tuple[float | None, str | None]:
+    scores: list[float] = []
+    preview = None
+    for record in store.accepted_records(run_id=run_id, language=language):
+        preview = preview or record["conversation_id"]
+        turn_scores = [t["qa_judge"]["score"] for t in record["turns"] if t.get("qa_judge")]
+        if turn_scores:
+            scores.extend(turn_scores)
+        elif record.get("conversation_judge"):
+            scores.append(record["conversation_judge"]["score"])
+    return (round(sum(scores) / len(scores), 4) if scores else None), preview

@@ -1,0 +1,55 @@
+"""What a language run loads before it starts: dedup memory, accepted indices, personas, seeds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dlgforge_core.generation.dedup import QuestionIndex
+from dlgforge_core.generation.near_dup import NearDupFilter
+from dlgforge_core.generation.personas import PersonaSet, load_personas
+from dlgforge_core.generation.seeds import SeedQuestion, load_seed_topics
+
+
+@dataclass
+class LoadedMemory:
+    """Dedup memory over the whole output folder, and what this language already accepted."""
+
+    dedup: QuestionIndex
+    near_dup: NearDupFilter | None
+    accepted_indices: set[int] = field(default_factory=set)
+
+
+def load_memory(store: Any, cfg: Any, run_id: str, language: str) -> LoadedMemory:
+    """One streaming pass over ``synthetic_qa.jsonl``: every language and run of the folder.
+
+    Blocking (file I/O): call it through ``asyncio.to_thread``.
+    """
+    near_cfg = cfg.coverage.near_dup
+    memory = LoadedMemory(
+        dedup=QuestionIndex(),
+        near_dup=NearDupFilter(near_cfg.threshold, near_cfg.num_perm) if near_cfg.enabled else None,
+    )
+    store.mark_seen()  # records appended after this point are absorbed at commit time
+    for record in store.accepted_records():
+        memory.dedup.load_records([record])
+        if memory.near_dup is not None:
+            memory.near_dup.load_records([record])
+        if record.get("run_id") == run_id and record.get("language") == language:
+            memory.accepted_indices.add(int(record["conversation_index"]))
+    return memory
+
+
+def load_personas_and_seeds(
+    cfg: Any, language: str, warn: Callable[[str], None]
+) -> tuple[PersonaSet | None, list[SeedQuestion]]:
+    """The persona set (None when ``personas.enabled`` is false) and the language's seed questions."""
+    personas = None
+    if cfg.personas.enabled:
+        path = cfg.resolve_path(cfg.personas.path) if cfg.personas.path else None
+        personas = load_personas(path, warn)
+    seeds: list[SeedQuestion] = []
+    if cfg.coverage.seed_topics_path:
+        seeds = load_seed_topics(cfg.resolve_path(cfg.coverage.seed_topics_path)).questions(language)
+    return personas, seeds

@@ -1,0 +1,68 @@
+"""Optional near-duplicate filter (``coverage.near_dup``): MinHash-LSH on normalized questions.
+
+Runs after the exact check. Character 4-gram shingles of the normalized question make the
+Jaccard estimate robust to small rewordings and punctuation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from datasketch import MinHash, MinHashLSH
+
+from dlgforge_core.generation.dedup import normalize_question
+
+_SHINGLE = 4
+
+
+def shingles(question: str) -> set[bytes]:
+    """Character 4-grams of the normalized question (the whole text when shorter)."""
+    text = normalize_question(question)
+    if len(text) <= _SHINGLE:
+        return {text.encode("utf-8")}
+    return {text[i : i + _SHINGLE].encode("utf-8") for i in range(len(text) - _SHINGLE + 1)}
+
+
+class NearDupFilter:
+    """Accepted and reserved questions in a MinHash-LSH index with a Jaccard threshold."""
+
+    def __init__(self, threshold: float, num_perm: int) -> None:
+        self.num_perm = num_perm
+        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        self._owners: dict[str, list[str]] = {}
+        self._count = 0
+
+    def _minhash(self, question: str) -> MinHash:
+        sketch = MinHash(num_perm=self.num_perm)
+        sketch.update_batch(list(shingles(question)))
+        return sketch
+
+    def load_records(self, records: Iterable[dict]) -> None:
+        """Index every user message of accepted ``records``."""
+        for record in records:
+            for turn in record.get("turns", []):
+                self._insert(turn["user_message"], owner=None)
+
+    def is_near_duplicate(self, question: str) -> bool:
+        """True when an indexed question is estimated above the Jaccard threshold."""
+        return bool(self._lsh.query(self._minhash(question)))
+
+    def reserve(self, question: str, owner: str) -> None:
+        """Index ``question`` for in-flight conversation ``owner``."""
+        self._insert(question, owner)
+
+    def confirm(self, owner: str) -> None:
+        """The owner was accepted: keep its questions indexed for good."""
+        self._owners.pop(owner, None)
+
+    def release(self, owner: str) -> None:
+        """The owner was dropped: remove its questions from the index."""
+        for key in self._owners.pop(owner, []):
+            self._lsh.remove(key)
+
+    def _insert(self, question: str, owner: str | None) -> None:
+        self._count += 1
+        key = f"q{self._count}"
+        self._lsh.insert(key, self._minhash(question))
+        if owner is not None:
+            self._owners.setdefault(owner, []).append(key)

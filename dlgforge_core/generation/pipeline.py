@@ -1,0 +1,57 @@
+"""``run_generation``: build the KB index, generate every language, judge offline, summarize."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from dlgforge_core.generation.engine import _judge_mean_and_preview, generate_language
+from dlgforge_core.generation.summary import LanguageSummary, format_summary
+from dlgforge_core.store.outputs import OutputStore
+
+Echo = Callable[[str], Any]
+
+
+def run_generation(cfg: Any, languages: list[str] | None = None, echo: Echo = print) -> list[LanguageSummary]:
+    """Everything ``dlgforge run`` does before export: returns one summary per language."""
+    from dlgforge_core.kb import KnowledgeBase
+
+    kb = KnowledgeBase(cfg)
+    report = kb.build(progress=echo)
+    echo(f"knowledge base: {report.documents} documents, index {kb.index_version}")
+    targets = list(languages or cfg.run.target_languages)
+    summaries = asyncio.run(_generate_all(cfg, kb, targets, echo))
+    if cfg.judge.enabled and cfg.judge.mode == "offline":
+        from dlgforge_core.judge.offline import run_offline_judge
+
+        run_offline_judge(cfg, echo=echo)
+        store = OutputStore(cfg)
+        for summary in summaries:
+            summary.mean_judge_score, _ = _judge_mean_and_preview(store, summary.run_id, summary.language)
+    echo(format_summary(summaries, cfg))
+    return summaries
+
+
+async def _generate_all(cfg: Any, kb: Any, languages: list[str], echo: Echo) -> list[LanguageSummary]:
+    from dlgforge_core.llm.client import LLMClient
+
+    client = LLMClient(cfg, log_dir=cfg.output_dir / "logs")
+    summaries = []
+    try:
+        for language in languages:
+            echo(f"[{language}] generating {cfg.run.total_samples} conversations")
+            summaries.append(
+                await generate_language(cfg, language, llm=client, kb=kb, progress=_progress_printer(language, echo))
+            )
+    finally:
+        await client.aclose()
+    return summaries
+
+
+def _progress_printer(language: str, echo: Echo) -> Callable[[int, int, float, float | None], None]:
+    def report(accepted: int, target: int, rate: float, eta: float | None) -> None:
+        eta_text = f", eta {eta:.0f}s" if eta is not None else ""
+        echo(f"[{language}] {accepted}/{target} accepted, {rate:.2f} conv/s{eta_text}")
+
+    return report

@@ -1,0 +1,110 @@
+"""Prompts of the question generator and the KB responder.
+
+Only chunk ids and chunk text reach the models (``[chunk:<id>] text``): never file names
+or local paths. The language is stated as ``language: <code>`` so every backend (and the
+test server) can read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+QuestionMode = str  # "fresh" | "follow_up" | "adjacent" | "seeded"
+
+_MODE_INSTRUCTIONS = {
+    "fresh": "Ask a new question about the passages below, unrelated to earlier turns.",
+    "follow_up": "Ask a follow-up question that builds on the assistant's last answer, using the passages below.",
+    "adjacent": "Ask about a neighbouring aspect of the same subject, covered by the passages below.",
+    "seeded": "Ask the seed question below in your own words, as this user would.",
+}
+
+_GENERATOR_SYSTEM = """You write the next message of a USER talking to a support assistant.
+language: {language}
+Write only in that language. Stay in character:
+{persona}
+Ask one natural, self-contained question that the passages can answer. Do not mention
+passages, snippets, documents or ids. Do not repeat an earlier question.
+Reply with one JSON object and nothing else: {{"question": "<the user's message>"}}"""
+
+_RESPONDER_SYSTEM = """You are a helpful assistant answering from a knowledge base.
+language: {language}
+Answer in that language. Your persona:
+{persona}
+Use only the knowledge base snippets provided; if they do not contain the answer, say so.
+Tool protocol, one JSON object per reply and nothing else:
+- to search the knowledge base again: {{"action": "search", "query": "<search text>", "answer": null, "cited_chunk_ids": []}}
+- to answer the user: {{"action": "answer", "query": null, "answer": "<your reply>", "cited_chunk_ids": ["<ids of the snippets you used>"]}}
+You may search at most {searches_left} more time(s); after that you must answer."""
+
+
+def format_snippets(chunks: Sequence[Mapping[str, Any]]) -> str:
+    """Snippets as ``[chunk:<id>] text`` lines (the only way chunks are shown to a model)."""
+    if not chunks:
+        return "(no snippets)"
+    return "\n\n".join(f"[chunk:{c['chunk_id']}] {str(c.get('text') or '').strip()}" for c in chunks)
+
+
+def _persona_text(persona: Mapping[str, Any] | None) -> str:
+    if not persona:
+        return "(no particular persona)"
+    text = f"{persona.get('name', '')}: {persona.get('description', '')}".strip(": ")
+    if persona.get("style"):
+        text += f" Style: {persona['style']}"
+    return text
+
+
+def _history(turns: Sequence[Mapping[str, Any]]) -> str:
+    lines = []
+    for turn in turns:
+        lines.append(f"User: {turn['user_message']}")
+        lines.append(f"Assistant: {turn['assistant_message']}")
+    return "\n".join(lines) if lines else "(this is the first message of the conversation)"
+
+
+def generator_messages(
+    *,
+    language: str,
+    persona: Mapping[str, Any] | None,
+    mode: QuestionMode,
+    snippets: Sequence[Mapping[str, Any]],
+    previous_turns: Sequence[Mapping[str, Any]],
+    seed_question: str | None = None,
+    attempt: int = 0,
+) -> list[dict[str, str]]:
+    """Messages asking ``qa_generator`` for the user's next question."""
+    system = _GENERATOR_SYSTEM.format(language=language, persona=_persona_text(persona))
+    parts = [
+        f"Conversation so far:\n{_history(previous_turns)}",
+        f"Question mode: {mode}. {_MODE_INSTRUCTIONS[mode]}",
+    ]
+    if seed_question:
+        parts.append(f"Seed question: {seed_question}")
+    parts.append(f"Knowledge base passages:\n{format_snippets(snippets)}")
+    if attempt:
+        parts.append(f"Attempt {attempt + 1}: that question was already asked; ask a different one.")
+    return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
+
+
+def responder_messages(
+    *,
+    language: str,
+    persona: Mapping[str, Any] | None,
+    previous_turns: Sequence[Mapping[str, Any]],
+    question: str,
+    snippets: Sequence[Mapping[str, Any]],
+    searches: Sequence[str],
+    searches_left: int,
+) -> list[dict[str, str]]:
+    """Messages for one round of ``kb_responder``'s tool loop."""
+    system = _RESPONDER_SYSTEM.format(
+        language=language, persona=_persona_text(persona), searches_left=searches_left
+    )
+    messages = [{"role": "system", "content": system}]
+    for turn in previous_turns:
+        messages.append({"role": "user", "content": turn["user_message"]})
+        messages.append({"role": "assistant", "content": turn["assistant_message"]})
+    searched = "".join(f"\nYou searched for: {q}" for q in searches)
+    context = f"Knowledge base snippets:{searched}\n{format_snippets(snippets)}"
+    messages.append({"role": "user", "content": f"{question}\n\n---\n{context}"})
+    return messages

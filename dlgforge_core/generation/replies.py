@@ -1,0 +1,52 @@
+"""The JSON contracts of the generation agents (``qa_generator`` and ``kb_responder``).
+
+The responder's tool loop is expressed in JSON (``action: search | answer``) rather than
+native tool calls, so it works on every backend, including a small local model.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class QuestionReply(BaseModel):
+    """What the question generator returns: the user's next message."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    question: str = Field(description="The user's next message, in the conversation's language.")
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("question must not be empty")
+        return value
+
+
+class ResponderReply(BaseModel):
+    """One step of the responder's tool loop: search the KB again, or answer."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    action: Literal["search", "answer"] = Field(description="'search' to query the knowledge base, 'answer' to reply.")
+    query: str | None = Field(default=None, description="The search query when action is 'search'.")
+    answer: str | None = Field(default=None, description="The reply to the user when action is 'answer'.")
+    cited_chunk_ids: list[str] = Field(default_factory=list, description="Ids of the snippets the answer relies on.")
+
+    @model_validator(mode="after")
+    def _complete(self) -> "ResponderReply":
+        if self.action == "search" and not (self.query or "").strip():
+            raise ValueError("a 'search' action needs a non-empty query")
+        if self.action == "answer" and not (self.answer or "").strip():
+            raise ValueError("an 'answer' action needs a non-empty answer")
+        return self
+
+
+def require_answer(reply: ResponderReply) -> None:
+    """Validator for the last tool round: only an answer is acceptable there."""
+    if reply.action != "answer":
+        raise ValueError("no search rounds are left: action must be 'answer'")

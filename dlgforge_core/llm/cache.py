@@ -1,0 +1,132 @@
+"""Content-addressed cache of validated replies, in SQLite (WAL), off the event loop.
+
+The key hashes everything that shapes a reply: agent, model, sampling parameters, messages,
+the reply schema and the caller's ``cache_key`` (conversation slot + attempt, so a retry after
+a duplicate question is a new request). A hit replays the stored reply at zero token cost.
+All SQLite work runs on one dedicated thread, which also serialises access to the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CACHE_FILE = "llm_cache.sqlite3"
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS replies (
+    key TEXT PRIMARY KEY,
+    agent TEXT NOT NULL,
+    model TEXT NOT NULL,
+    reply TEXT NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    created_at REAL NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True)
+class CachedReply:
+    """A stored reply (validated JSON text) and the tokens it originally cost."""
+
+    reply: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+def request_key(agent: str, model: str, params: tuple[Any, ...],
+                messages: list[dict[str, str]], schema_hash: str,
+                cache_key: str | None) -> str:
+    """The sha256 that addresses one request in the cache."""
+    payload = json.dumps([agent, model, params, schema_hash, cache_key, messages],
+                         ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def request_seed(run_seed: int, cache_key: str | None) -> int | None:
+    """A sampling seed per slot and attempt (from ``run.seed`` and the cache key), so a
+    re-run sends the same requests; None without a cache key."""
+    if cache_key is None:
+        return None
+    digest = hashlib.sha256(f"{run_seed}:{cache_key}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+class ResponseCache:
+    """The on-disk cache under ``directory`` (created on first use)."""
+
+    def __init__(self, directory: Path):
+        self.path = Path(directory) / CACHE_FILE
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm-cache")
+        self._conn: sqlite3.Connection | None = None
+        self._warned = False
+
+    async def get(self, key: str) -> CachedReply | None:
+        """The stored reply for ``key``, or None."""
+        return await self._run(self._get, key)
+
+    async def put(self, key: str, agent: str, model: str, reply: CachedReply) -> None:
+        """Store a validated reply (last writer wins)."""
+        await self._run(self._put, key, agent, model, reply)
+
+    async def aclose(self) -> None:
+        """Close the connection and stop the cache thread."""
+        await self._run(self._close)
+        self._executor.shutdown(wait=True)
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn, *args)
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(_SCHEMA)
+            conn.commit()
+            self._conn = conn
+        return self._conn
+
+    def _get(self, key: str) -> CachedReply | None:
+        try:
+            row = self._connection().execute(
+                "SELECT reply, prompt_tokens, completion_tokens FROM replies WHERE key = ?",
+                (key,)).fetchone()
+        except (sqlite3.Error, OSError) as err:
+            self._degrade(err)
+            return None
+        return CachedReply(*row) if row else None
+
+    def _put(self, key: str, agent: str, model: str, reply: CachedReply) -> None:
+        try:
+            conn = self._connection()
+            conn.execute("INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         (key, agent, model, reply.reply, reply.prompt_tokens,
+                          reply.completion_tokens, time.time()))
+            conn.commit()
+        except (sqlite3.Error, OSError) as err:
+            self._degrade(err)
+
+    def _degrade(self, err: Exception) -> None:
+        """A broken cache must not fail the run: warn once, then work without it."""
+        if not self._warned:
+            self._warned = True
+            log.warning("LLM cache %s unusable (%s): continuing without replay", self.path,
+                        type(err).__name__)
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

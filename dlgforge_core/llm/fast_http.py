@@ -1,0 +1,178 @@
+"""A lean HTTP/1.1 keep-alive transport for the SDK's HTTP client, for plain-http endpoints.
+
+The general-purpose connection pool under the ``openai`` SDK spends milliseconds of CPU per
+request (it polls every idle socket, builds cancel scopes, runs an event state machine). At
+hundreds of requests per second against a local vLLM or LM Studio server that, not the
+server, becomes the limit. This transport does one job: send a buffered request on a
+reused asyncio stream and read one response (Content-Length, chunked, or until close).
+The SDK on top is unchanged: it still builds requests, maps errors and parses replies.
+Used for ``http://`` only; ``https://`` endpoints keep the default transport (TLS, proxies).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+try:  # the SDK moved to httpx2; older SDKs use httpx
+    import httpx2 as _httpx
+except ImportError:  # pragma: no cover - depends on the installed SDK
+    import httpx as _httpx  # type: ignore[no-redef]
+
+_MAX_HEADER_BYTES = 64 * 1024
+_SKIP_REQUEST_HEADERS = {b"accept-encoding", b"connection"}
+
+
+class _Conn:
+    """One open keep-alive connection."""
+
+    __slots__ = ("reader", "writer")
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.reader = reader
+        self.writer = writer
+
+    def usable(self) -> bool:
+        return not self.writer.is_closing() and not self.reader.at_eof()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class _StaleConnection(Exception):
+    """A reused connection was closed by the server before it answered."""
+
+
+class FastHTTPTransport(_httpx.AsyncBaseTransport):
+    """Keep-alive HTTP/1.1 over asyncio streams; at most ``max_idle`` idle connections kept
+    per host (the caller caps requests in flight)."""
+
+    def __init__(self, max_idle: int = 64):
+        self.max_idle = max_idle
+        self._idle: dict[tuple[str, int], list[_Conn]] = defaultdict(list)
+
+    async def handle_async_request(self, request: _httpx.Request) -> _httpx.Response:
+        """Send ``request`` and return the whole response (body read)."""
+        if request.url.scheme != "http":
+            raise _httpx.UnsupportedProtocol("FastHTTPTransport serves http:// only",
+                                             request=request)
+        timeout = (request.extensions.get("timeout") or {}).get("read")
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._exchange(request)
+        except TimeoutError:
+            raise _httpx.ReadTimeout("timed out waiting for the response",
+                                     request=request) from None
+
+    async def aclose(self) -> None:
+        """Close idle connections."""
+        for conns in self._idle.values():
+            for conn in conns:
+                conn.close()
+        self._idle.clear()
+
+    async def _exchange(self, request: _httpx.Request) -> _httpx.Response:
+        key = (request.url.host, request.url.port or 80)
+        payload = _serialize(request, await request.aread())
+        conn, reused = await self._connection(key, request)
+        try:
+            try:
+                status, headers, body, keep = await _roundtrip(conn, payload, reused)
+            except _StaleConnection:
+                conn.close()
+                conn = await _open(key, request)
+                status, headers, body, keep = await _roundtrip(conn, payload, False)
+        except BaseException:
+            conn.close()  # a half-read response leaves the stream unusable
+            raise
+        if keep and len(self._idle[key]) < self.max_idle:
+            self._idle[key].append(conn)
+        else:
+            conn.close()
+        return _httpx.Response(status, headers=headers, content=body, request=request,
+                               extensions={"http_version": b"HTTP/1.1"})
+
+    async def _connection(self, key: tuple[str, int],
+                          request: _httpx.Request) -> tuple[_Conn, bool]:
+        idle = self._idle[key]
+        while idle:
+            conn = idle.pop()
+            if conn.usable():
+                return conn, True
+            conn.close()
+        return await _open(key, request), False
+
+
+async def _open(key: tuple[str, int], request: _httpx.Request) -> _Conn:
+    try:
+        reader, writer = await asyncio.open_connection(key[0], key[1], limit=_MAX_HEADER_BYTES)
+    except OSError as err:
+        raise _httpx.ConnectError(str(err) or type(err).__name__, request=request) from None
+    return _Conn(reader, writer)
+
+
+def _serialize(request: _httpx.Request, body: bytes) -> bytes:
+    target = request.url.raw_path
+    lines = [request.method.encode() + b" " + target + b" HTTP/1.1"]
+    for name, value in request.headers.raw:
+        if name.lower() not in _SKIP_REQUEST_HEADERS:
+            lines.append(name + b": " + value)
+    # identity: the body is handed to the SDK as is, so it must not be compressed
+    lines.append(b"Accept-Encoding: identity")
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+async def _roundtrip(conn: _Conn, payload: bytes,
+                     reused: bool) -> tuple[int, list[tuple[bytes, bytes]], bytes, bool]:
+    try:
+        conn.writer.write(payload)
+        head = await conn.reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError as err:
+        if reused and not err.partial:
+            raise _StaleConnection() from None
+        raise _httpx.RemoteProtocolError("server closed the connection") from None
+    except (ConnectionError, asyncio.LimitOverrunError) as err:
+        if reused and isinstance(err, ConnectionError):
+            raise _StaleConnection() from None
+        raise _httpx.RemoteProtocolError(f"bad response: {type(err).__name__}") from None
+    status, headers = _parse_head(head)
+    names = {name.lower(): value for name, value in headers}
+    keep = names.get(b"connection", b"").lower() != b"close"
+    try:
+        if b"content-length" in names:
+            body = await conn.reader.readexactly(int(names[b"content-length"]))
+        elif names.get(b"transfer-encoding", b"").lower() == b"chunked":
+            body = await _read_chunked(conn.reader)
+        elif status in (204, 304) or 100 <= status < 200:
+            body = b""
+        else:
+            body, keep = await conn.reader.read(), False
+    except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+        raise _httpx.RemoteProtocolError("incomplete response body") from None
+    return status, headers, body, keep
+
+
+def _parse_head(head: bytes) -> tuple[int, list[tuple[bytes, bytes]]]:
+    lines = head[:-4].split(b"\r\n")
+    parts = lines[0].split(b" ", 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
+        raise _httpx.RemoteProtocolError("malformed status line")
+    headers = []
+    for line in lines[1:]:
+        name, sep, value = line.partition(b":")
+        if sep:
+            headers.append((name.strip(), value.strip()))
+    return int(parts[1]), headers
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+    chunks = []
+    while True:
+        size_line = await reader.readuntil(b"\r\n")
+        size = int(size_line.split(b";", 1)[0].strip(), 16)
+        if size == 0:
+            while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
+                pass
+            return b"".join(chunks)
+        chunks.append(await reader.readexactly(size))
+        await reader.readexactly(2)

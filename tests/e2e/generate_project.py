@@ -1,0 +1,100 @@
+"""Helpers of the generation CLI tests: a small project, the CLI in a subprocess, file readers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+KB_FILES = {
+    "billing.md": "# Billing\n\n## Invoices\n\nInvoices are sent on the first day of each month by email. "
+    "Each invoice lists the plan, the seats and the taxes of the period.\n\n## Refunds\n\n"
+    "Refunds take five business days to reach the original payment method. "
+    "Annual plans are refunded pro rata for unused months.\n",
+    "accounts.md": "# Accounts\n\n## Passwords\n\nPasswords must be at least twelve characters long "
+    "and are checked against known breaches.\n\n## Two-factor authentication\n\n"
+    "Two-factor authentication can be enabled in the security settings page with an app or a key.\n",
+    "shipping.md": "# Shipping\n\n## Delivery times\n\nOrders ship within two days. Delivery takes "
+    "three to seven days depending on the region.\n\n## Returns\n\nReturns are accepted within "
+    "thirty days if the item is unused and in its original box.\n",
+}
+
+
+def write_kb(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in KB_FILES.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def write_config(root: Path, base_url: str, shared: dict[str, Path], extra: dict[str, Any]) -> Path:
+    """``root/config.yaml`` on the shared KB (its index is reused across tests)."""
+    root.mkdir(parents=True, exist_ok=True)
+    sections = {
+        "run": {"total_samples": 5, "batch_size": 4, "min_turns": 2, "max_turns": 3,
+                "target_languages": ["en"], "seed": 11},
+        "llm": {"backend": "openai", "base_url": base_url, "api_key": "test-key", "model": "fake-model",
+                "max_retries": 3, "timeout": 10, "cache": {"enabled": False}},
+        "retrieval": {"knowledge_dir": str(shared["knowledge_dir"]), "index_dir": str(shared["index_dir"]),
+                      "chunk_size": 200, "chunk_overlap": 20, "default_k": 2},
+        "coverage": {"snippets_per_question": 2},
+        "saving": {"output_dir": "output"},
+    }
+    config = root / "config.yaml"
+    config.write_text(yaml.safe_dump(merge(sections, extra), sort_keys=False), encoding="utf-8")
+    return config
+
+
+def cli_command(*args: str) -> list[str]:
+    """The installed ``dlgforge`` script (or ``python -m dlgforge_assets``) with ``args``."""
+    script = Path(sys.executable).parent / "dlgforge"
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "dlgforge_assets"]
+    return command + list(args)
+
+
+def cli_env() -> dict[str, str]:
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
+def dlgforge(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run the CLI to completion."""
+    return subprocess.run(cli_command(*args), cwd=cwd, env=cli_env(), capture_output=True, text=True, timeout=600)
+
+
+def jsonl(path: Path) -> list[dict]:
+    """Complete lines of a JSONL file."""
+    if not path.exists():
+        return []
+    text = path.read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines(keepends=True) if line.endswith("\n") and line.strip()]
+
+
+def normalized_questions(records: list[dict]) -> list[str]:
+    return [" ".join(t["user_message"].lower().split()) for r in records for t in r["turns"]]
+
+
+def assert_consistent_outputs(output: Path, expected: int) -> list[dict]:
+    """Exactly ``expected`` accepted records, unique ids and questions, derived files in step."""
+    records = jsonl(output / "synthetic_qa.jsonl")
+    ids = [r["conversation_id"] for r in records]
+    assert len(records) == expected, ids
+    assert len(set(ids)) == expected
+    questions = normalized_questions(records)
+    assert len(questions) == len(set(questions))
+    assert len(jsonl(output / "turns.jsonl")) == sum(r["n_turns"] for r in records)
+    sharegpt = jsonl(output / "conversations_sharegpt.jsonl")
+    assert sorted(row["metadata"]["conversation_id"] for row in sharegpt) == sorted(ids)
+    assert sorted(p.stem for p in (output / "conversations").glob("*.json")) == sorted(ids)
+    return records

@@ -1,0 +1,1 @@
+"""Tests of the export, the gates, the training formats and the Hub push."""

@@ -1,0 +1,140 @@
+"""Default per-agent reply handlers of the fake server, and the named scripts.
+
+A handler is ``fn(request: RecordedRequest) -> dict | str``: a dict is sent as JSON text in
+the assistant message, a str as is. Handlers may raise ``FakeHTTPError`` to answer with an
+HTTP error instead.
+
+Conventions shared with the generation engine: chunks shown to a model are marked
+``[chunk:<id>]`` in the prompt, and the language of a conversation appears as
+``language: <code>`` (any case; ``=`` also accepted).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+from tests.fake_llm.records import RecordedRequest
+
+Handler = Callable[[RecordedRequest], "dict | str"]
+
+CHUNK_ID = re.compile(r"\[chunk:([^\]\s]+)\]")
+LANGUAGE = re.compile(r"\blanguage\s*[:=]\s*\"?([A-Za-z]{2,3}(?:[-_][A-Za-z]{2,4})?)\b",
+                      re.IGNORECASE)
+
+
+def chunk_ids_in(text: str) -> list[str]:
+    """Chunk ids marked ``[chunk:<id>]`` in ``text``, first occurrence order, no repeats."""
+    return list(dict.fromkeys(CHUNK_ID.findall(text)))
+
+
+def language_in(text: str) -> str | None:
+    """The language code named ``language: xx`` in ``text``, or None."""
+    match = LANGUAGE.search(text)
+    return match.group(1).lower() if match else None
+
+
+def generator_reply(req: RecordedRequest) -> dict[str, Any]:
+    """A fresh question per call, naming the language if any.
+
+    Unique within one server; servers given distinct names stay unique together.
+    """
+    language = language_in(req.prompt_text)
+    where = f" for {req.conversation_id}" if req.conversation_id else ""
+    lang = f" ({language})" if language else ""
+    number = f"{req.server_name}-{req.seq}" if req.server_name else str(req.seq)
+    return {"question": f"Question {number}{where}{lang}: what does the guide say about it?"}
+
+
+def responder_reply(req: RecordedRequest) -> dict[str, Any]:
+    """An answer citing every ``[chunk:<id>]`` found in the prompt."""
+    ids = chunk_ids_in(req.prompt_text)
+    basis = ", ".join(ids) if ids else "no retrieved chunks"
+    return {"action": "answer", "query": None,
+            "answer": f"Answer {req.seq}: according to the knowledge base ({basis}).",
+            "cited_chunk_ids": ids}
+
+
+def search_then_answer_reply(req: RecordedRequest) -> dict[str, Any]:
+    """Search first while the prompt holds no chunks, then answer citing them."""
+    if not chunk_ids_in(req.prompt_text):
+        return {"action": "search", "query": req.last_user_message[:200] or "overview",
+                "answer": None, "cited_chunk_ids": []}
+    return responder_reply(req)
+
+
+def judge_reply(req: RecordedRequest) -> dict[str, Any]:
+    """Score 4 (clamped to the schema's range) with the first allowed reason, if any."""
+    schema = req.json_schema or {}
+    score_schema = _property(schema, "score")
+    score = 4
+    if "maximum" in score_schema:
+        score = min(score, int(score_schema["maximum"]))
+    if "minimum" in score_schema:
+        score = max(score, int(score_schema["minimum"]))
+    enum = _property(schema, "reasons").get("items", {})
+    enum = _resolve(schema, enum).get("enum") or []
+    return {"score": score, "reasons": enum[:1], "notes": "ok"}
+
+
+def same_question_reply(req: RecordedRequest) -> dict[str, Any]:
+    """Always the same question (drives the dedup_exhausted path)."""
+    return {"question": "What is the one question this server ever asks?"}
+
+
+def broken_json_reply(req: RecordedRequest) -> str:
+    """A reply that is never valid JSON."""
+    return '{"question": "this reply is cut off'
+
+
+def empty_reply(req: RecordedRequest) -> str:
+    """An empty assistant message."""
+    return ""
+
+
+DEFAULT_HANDLERS: dict[str, Handler] = {
+    "qa_generator": generator_reply,
+    "kb_responder": responder_reply,
+    "qa_judge": judge_reply,
+}
+
+SCRIPTS: dict[str, dict[str, Handler]] = {
+    "default": {},
+    "same_question": {"qa_generator": same_question_reply},
+    "search_then_answer": {"kb_responder": search_then_answer_reply},
+    "broken_json": {agent: broken_json_reply for agent in DEFAULT_HANDLERS},
+    "empty": {agent: empty_reply for agent in DEFAULT_HANDLERS},
+}
+
+
+def guess_agent(body: dict[str, Any]) -> str | None:
+    """The agent whose reply schema the request asks for (when no header names it)."""
+    fmt = body.get("response_format") or {}
+    schema = (fmt.get("json_schema") or {}).get("schema") or {}
+    props = set((schema.get("properties") or {}).keys())
+    text = "\n".join(str(m.get("content") or "") for m in body.get("messages") or [])
+    for agent, key in (("qa_judge", "score"), ("kb_responder", "action"),
+                       ("qa_generator", "question")):
+        if key in props or f'"{key}"' in text:
+            return agent
+    return None
+
+
+def _property(schema: dict[str, Any], name: str) -> dict[str, Any]:
+    prop = (schema.get("properties") or {}).get(name) or {}
+    return _resolve(schema, prop)
+
+
+def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """Follow a local ``$ref`` (and a single-item ``anyOf``/``allOf``) to its definition."""
+    for key in ("anyOf", "allOf"):
+        options = [opt for opt in node.get(key) or [] if opt.get("type") != "null"]
+        if len(options) == 1:
+            node = {**node, **options[0]}
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = schema
+        for part in ref[2:].split("/"):
+            target = target.get(part, {}) if isinstance(target, dict) else {}
+        return {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+    return node

@@ -1,0 +1,95 @@
+"""vllm_attach: routing over several endpoints, health-checked with their auth."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from dlgforge_core.errors import LLMSetupError
+from tests.fake_llm import FakeLLMServer
+from tests.llm.helpers import QuestionReply, ask, run
+
+
+def _routed_cfg(make_cfg, servers, strategy="weighted_least_inflight", **extra):
+    endpoints = [{"base_url": s.base_url, **extra.pop(f"ep{i}", {})}
+                 for i, s in enumerate(servers)]
+    return make_cfg(None, backend="vllm_attach", cache={"enabled": False},
+                    routing={"strategy": strategy, "endpoints": endpoints}, **extra)
+
+
+def _concurrent(n):
+    def go(client):
+        async def main():
+            calls = [client.structured("qa_generator", ask(i), QuestionReply,
+                                       cache_key=f"s{i}") for i in range(n)]
+            return await asyncio.gather(*calls)
+        return main()
+    return go
+
+
+def test_least_inflight_spreads_concurrent_requests_over_both_endpoints(make_cfg):
+    with FakeLLMServer(latency=0.05) as a, FakeLLMServer(latency=0.05) as b:
+        cfg = _routed_cfg(make_cfg, [a, b], max_inflight=6)
+        results = run(_concurrent(40), cfg)
+        counts = (len(a.requests), len(b.requests))
+        peaks = (a.max_concurrent, b.max_concurrent)
+    assert len(results) == 40 and sum(counts) == 40
+    assert min(counts) >= 12  # both busy, roughly evenly
+    assert max(peaks) <= 6  # each endpoint keeps its own cap
+
+
+def test_weights_shift_the_share(make_cfg):
+    with FakeLLMServer(latency=0.05) as a, FakeLLMServer(latency=0.05) as b:
+        cfg = _routed_cfg(make_cfg, [a, b], ep0={"weight": 3.0}, ep1={"weight": 1.0})
+        run(_concurrent(40), cfg)
+        assert len(a.requests) > 2 * len(b.requests) > 0
+
+
+def test_round_robin_alternates_and_endpoint_model_overrides(make_cfg):
+    with FakeLLMServer() as a, FakeLLMServer() as b:
+        cfg = _routed_cfg(make_cfg, [a, b], strategy="round_robin", ep1={"model": "other"})
+
+        async def sequential(client):
+            for i in range(6):
+                await client.structured("qa_generator", ask(i), QuestionReply)
+        run(sequential, cfg)
+        assert len(a.requests) == len(b.requests) == 3
+        assert {r.model for r in a.requests} == {"fake-model"}
+        assert {r.model for r in b.requests} == {"other"}
+
+
+def test_unreachable_endpoint_fails_the_health_check_naming_it(make_cfg):
+    with FakeLLMServer() as gone:
+        dead_url = gone.base_url
+    with FakeLLMServer() as alive:
+        cfg = make_cfg(None, backend="vllm_attach", routing={"endpoints": [
+            {"base_url": alive.base_url}, {"base_url": dead_url}]})
+        with pytest.raises(LLMSetupError) as err:
+            run(lambda c: c.check(), cfg)
+        assert alive.requests == []  # nothing was generated before the check failed
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith("llm.routing.endpoints[1].base_url: ")
+    assert dead_url in message and "unreachable" in message
+
+
+def test_health_check_uses_each_endpoints_key(make_cfg):
+    with FakeLLMServer(api_key="key-a") as a, FakeLLMServer(api_key="key-b") as b:
+        good = _routed_cfg(make_cfg, [a, b], ep0={"api_key": "key-a"},
+                           ep1={"api_key": "key-b"})
+        results = run(_concurrent(4), good)
+        assert len(results) == 4 and a.requests and b.requests
+        bad = _routed_cfg(make_cfg, [a, b], ep0={"api_key": "key-a"},
+                          ep1={"api_key": "wrong"})
+        with pytest.raises(LLMSetupError) as err:
+            run(_concurrent(1), bad)  # checked before the first request
+    assert "llm.routing.endpoints[1].base_url" in str(err.value)
+    assert "HTTP 401" in str(err.value) and "wrong" not in str(err.value)
+
+
+def test_routing_without_endpoints_is_a_setup_error(make_cfg):
+    # vllm_managed gets its endpoints from the servers it started; none given here
+    cfg = make_cfg(None, backend="vllm_managed")
+    with pytest.raises(LLMSetupError, match=r"^llm.routing.endpoints: "):
+        run(lambda c: c.check(), cfg)

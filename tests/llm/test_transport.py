@@ -1,0 +1,118 @@
+"""The HTTP backend over both transports: error classes, framing, connection reuse."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from dlgforge_core.llm.backends import (
+    ChatRequest,
+    FatalBackendError,
+    ResponseFormatRejected,
+    RetryableBackendError,
+)
+from dlgforge_core.llm.openai_backend import OpenAIBackend
+from dlgforge_core.llm.structured import schema_spec
+from tests.fake_llm import FakeHTTPError, FakeLLMServer
+from tests.llm.helpers import QuestionReply
+
+TRANSPORTS = pytest.mark.parametrize("fast_http", [True, False], ids=["fast", "default"])
+
+
+def _request(timeout: float = 5.0, response_format=None) -> ChatRequest:
+    return ChatRequest(model="fake-model", messages=[{"role": "user", "content": "ask"}],
+                       temperature=0.0, max_tokens=64, top_p=1.0, timeout=timeout,
+                       response_format=response_format, json_schema=None,
+                       headers={"X-Dlgforge-Agent": "qa_generator"})
+
+
+def _outcomes(base_url: str, fast_http: bool, requests: list[ChatRequest]) -> list:
+    async def main():
+        backend = OpenAIBackend(base_url, "key", max_inflight=4, fast_http=fast_http)
+        results = []
+        try:
+            for request in requests:
+                try:
+                    results.append(await backend.complete(request))
+                except Exception as err:  # noqa: BLE001 - the error class is what we check
+                    results.append(err)
+        finally:
+            await backend.aclose()
+        return results
+    return asyncio.run(main())
+
+
+@TRANSPORTS
+def test_failures_map_to_the_backend_error_classes(fast_http):
+    def forbidden(request):
+        if request.seq == 5:
+            raise FakeHTTPError(401, "bad key")
+        return {"question": f"q{request.seq}"}
+
+    with FakeLLMServer(faults={"retry_after": 7, "timeout_s": 30},
+                       handlers={"qa_generator": forbidden},
+                       reject_formats=("json_schema",)) as srv:
+        srv.force_faults("429", "500", "timeout")
+        fmt = schema_spec(QuestionReply).json_schema_format
+        out = _outcomes(srv.base_url, fast_http, [
+            _request(), _request(), _request(timeout=0.3), _request(),
+            _request(response_format=fmt), _request(), _request()])
+    assert isinstance(out[0], RetryableBackendError) and out[0].kind == "429"
+    assert out[0].retry_after == 7
+    assert isinstance(out[1], RetryableBackendError) and out[1].kind == "5xx"
+    assert isinstance(out[2], RetryableBackendError) and out[2].kind == "timeout"
+    assert out[3].text == '{"question": "q3"}' and out[3].prompt_tokens == 1
+    assert isinstance(out[4], ResponseFormatRejected)
+    assert isinstance(out[5], FatalBackendError)
+    assert out[6].text == '{"question": "q6"}'  # the connection survived all of the above
+
+
+@TRANSPORTS
+def test_connection_refused_is_retryable(fast_http):
+    with FakeLLMServer() as srv:
+        url = srv.base_url
+    [err] = _outcomes(url, fast_http, [_request()])
+    assert isinstance(err, RetryableBackendError) and err.kind == "connection"
+
+
+@TRANSPORTS
+def test_empty_reply_is_retryable(fast_http):
+    with FakeLLMServer(script="empty") as srv:
+        [err] = _outcomes(srv.base_url, fast_http, [_request()])
+    assert isinstance(err, RetryableBackendError) and err.kind == "empty"
+
+
+def test_chunked_responses_and_idle_connections_closed_by_the_server():
+    async def main(base_url):
+        backend = OpenAIBackend(base_url, None, max_inflight=2, fast_http=True)
+        try:
+            first = await backend.complete(_request())
+            await asyncio.sleep(0.6)  # longer than the server keeps an idle connection
+            second = await backend.complete(_request())
+        finally:
+            await backend.aclose()
+        return first, second
+
+    with FakeLLMServer(chunked=True, keep_alive_s=0.2) as srv:
+        first, second = asyncio.run(main(srv.base_url))
+        assert [r.status for r in srv.requests] == [200, 200]
+    assert first.text == '{"question": "Question 0: what does the guide say about it?"}'
+    assert second.text.startswith('{"question": "Question 1')
+
+
+@TRANSPORTS
+def test_switches_to_max_completion_tokens_when_the_server_asks(fast_http):
+    def picky(request):
+        if "max_tokens" in request.body:
+            raise FakeHTTPError(400, "Unsupported parameter: 'max_tokens'. Use "
+                                     "'max_completion_tokens' instead.")
+        return {"question": "ok"}
+
+    with FakeLLMServer(handlers={"qa_generator": picky}) as srv:
+        out = _outcomes(srv.base_url, fast_http, [_request(), _request()])
+        bodies = [r.body for r in srv.requests]
+    assert [r.text for r in out] == ['{"question": "ok"}'] * 2
+    # one rejected attempt, then the new parameter for this and every later request
+    assert ["max_tokens" in b for b in bodies] == [True, False, False]
+    assert all(b.get("max_completion_tokens") == 64 for b in bodies[1:])
