@@ -27,6 +27,14 @@ class RunFailed(Exception):
     """A Dagster run failed for a reason other than a user error; the message is one line."""
 
 
+class LanguageIncomplete(RunFailed):
+    """A language partition stopped short of its target; `metadata` is what it recorded."""
+
+    def __init__(self, message: str, metadata: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.metadata = metadata
+
+
 def run_through_dagster(config_path: Path, echo: Callable[[str], None] = print) -> list[Any]:
     """Materialize the whole graph for `config_path`, print the summary, return the summaries.
 
@@ -42,10 +50,16 @@ def run_through_dagster(config_path: Path, echo: Callable[[str], None] = print) 
     with open_instance(home) as instance:
         echo(f"dagster instance: {home}")
         _execute(defs, KB_JOB, instance)
-        summaries = []
+        summaries, incomplete = [], []
         for language in cfg.run.target_languages:
-            result = _execute(defs, CONVERSATIONS_JOB, instance, partition_key=language)
-            summaries.append(_summary_from(result))
+            try:
+                result = _execute(defs, CONVERSATIONS_JOB, instance, partition_key=language)
+            except LanguageIncomplete as err:
+                incomplete.append(str(err))
+                summaries.append(_summary_from(err.metadata))
+                continue
+            materialization = result.get_asset_materialization_events()[0].materialization
+            summaries.append(_summary_from(materialization.metadata))
         try:
             exported = _execute(defs, EXPORT_JOB, instance)
             for evaluation in exported.get_asset_check_evaluations():
@@ -58,6 +72,8 @@ def run_through_dagster(config_path: Path, echo: Callable[[str], None] = print) 
                 _execute(defs, PUBLISH_JOB, instance)
         finally:
             echo(format_summary(summaries, cfg))
+    if incomplete:
+        raise RunFailed("; ".join(incomplete))
     return summaries
 
 
@@ -104,7 +120,10 @@ def _raise_failure(result: dg.ExecuteInProcessResult, job_name: str) -> None:
 def _raise_step_error(event: dg.DagsterEvent) -> None:
     data = event.step_failure_data
     if data.user_failure_data is not None:
-        raise RunFailed(data.user_failure_data.description or f"{event.step_key} failed")
+        message = data.user_failure_data.description or f"{event.step_key} failed"
+        if "accepted" in data.user_failure_data.metadata:
+            raise LanguageIncomplete(message, dict(data.user_failure_data.metadata))
+        raise RunFailed(message)
     error = data.error.cause or data.error
     user_error = _as_dlgforge_error(error.message)
     if user_error is not None:
@@ -133,12 +152,11 @@ def _as_dlgforge_error(message: str) -> DlgforgeError | None:
         return DlgforgeError(text)
 
 
-def _summary_from(result: dg.ExecuteInProcessResult) -> Any:
+def _summary_from(recorded: dict[str, Any]) -> Any:
     """The LanguageSummary the `conversations` asset recorded in its metadata."""
     from dlgforge_core.generation.summary import LanguageSummary
 
-    event = result.get_asset_materialization_events()[0]
-    metadata = {k: v.value for k, v in event.materialization.metadata.items()}
+    metadata = {k: getattr(v, "value", v) for k, v in recorded.items()}
     return LanguageSummary(
         language=metadata["language"],
         run_id=metadata["run_id"],

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dlgforge_core.generation import prompts
-from dlgforge_core.generation.coverage import ConversationPlan, Planner
+from dlgforge_core.generation.coverage import Planner
 from dlgforge_core.generation.dedup import QuestionIndex
 from dlgforge_core.generation.near_dup import NearDupFilter
 from dlgforge_core.generation.replies import QuestionReply, ResponderReply, require_answer
@@ -134,7 +134,9 @@ class ConversationRun:
         record = self._record(turns, topic)
         if ctx.judge_conversation:
             chunks = [[{"chunk_id": c["chunk_id"], "text": c["text"]} for c in s] for s in shown_by_turn]
-            record["conversation_judge"] = await ctx.judge.judge_conversation(record, chunks, cache_key=f"{self.cid}/conversation")
+            record["conversation_judge"] = await ctx.judge.judge_conversation(
+                record, chunks, cache_key=f"{self.cid}/conversation"
+            )
         return record
 
     async def _question(self, t: int, mode: str, snippets: list[dict], turns: list[dict]) -> str:

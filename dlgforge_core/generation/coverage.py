@@ -59,7 +59,9 @@ class SeedAssigner:
     conversations before ``i``. The prefix counts are computed once, incrementally.
     """
 
-    def __init__(self, questions: list[SeedQuestion], probability: float, seed: int, language: str, run_cfg: Any) -> None:
+    def __init__(
+        self, questions: list[SeedQuestion], probability: float, seed: int, language: str, run_cfg: Any
+    ) -> None:
         order = list(range(len(questions)))
         random.Random(f"{seed}:{language}:seed-questions").shuffle(order)
         self._questions = [questions[i] for i in order]

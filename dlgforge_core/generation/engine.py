@@ -21,7 +21,7 @@ from dlgforge_core.generation.conversation import ConversationDropped, Conversat
 from dlgforge_core.generation.coverage import Planner
 from dlgforge_core.generation.memory import LoadedMemory, load_memory, load_personas_and_seeds
 from dlgforge_core.generation.run_log import RunLog
-from dlgforge_core.generation.summary import LanguageSummary
+from dlgforge_core.generation.summary import LanguageSummary, judge_mean_and_preview
 from dlgforge_core.store.outputs import OutputStore
 from dlgforge_core.store.run_state import DroppedConversation, LanguageState, RunStateStore, utc_now
 
@@ -31,7 +31,12 @@ _CHECKPOINT_EVERY_S = 1.0
 
 
 async def generate_language(
-    cfg: Any, language: str, llm: Any, kb: Any, progress: Progress | None = None, judge: Any | None = None
+    cfg: Any,
+    language: str,
+    llm: Any,
+    kb: Any,
+    progress: Progress | None = None,
+    judge: Any | None = None,
 ) -> LanguageSummary:
     """Generate until ``run.total_samples`` conversations of ``language`` are accepted.
 
@@ -60,7 +65,9 @@ def run_language(cfg: Any, language: str, progress: Progress | None = None) -> L
 
 
 class _LanguageRun:
-    def __init__(self, cfg: Any, language: str, llm: Any, kb: Any, progress: Progress | None, judge: Any | None) -> None:
+    def __init__(
+        self, cfg: Any, language: str, llm: Any, kb: Any, progress: Progress | None, judge: Any | None
+    ) -> None:
         self.cfg, self.language, self.llm, self.kb = cfg, language, llm, kb
         self.progress = progress
         self.judge = judge
@@ -108,16 +115,19 @@ class _LanguageRun:
         usage_before = self.llm.usage.by_agent()
         calls_before = self.llm.calls_made
         if self.accepted >= self.target:
-            self.log.info("[%s] %s already complete: %d/%d accepted, nothing to do", self.language, self.run_id, self.accepted, self.target)
+            self.log.info("[%s] %s already complete: %d/%d accepted, nothing to do",
+                          self.language, self.run_id, self.accepted, self.target)
             return await self._finish(memory, usage_before, calls_before, status="complete")
         ctx = await self._context(memory)
         self.memory = memory
         memory.accepted_indices |= self.state.dropped_indices()  # one skip set, shared with _admit
         self._indices = self._index_stream(memory.accepted_indices)
         self.attempts = len(memory.accepted_indices)
-        self.budget = BudgetGovernor(cfg.run.budget, await asyncio.to_thread(self._prior_run_usage), self.llm.usage.by_agent)
+        prior_usage = await asyncio.to_thread(self._prior_run_usage)
+        self.budget = BudgetGovernor(cfg.run.budget, prior_usage, self.llm.usage.by_agent)
         self._started = time.monotonic()
-        self.log.info("[%s] run %s: %d/%d accepted at start, batch_size %d", self.language, self.run_id, self.accepted, self.target, cfg.run.batch_size)
+        self.log.info("[%s] run %s: %d/%d accepted at start, batch_size %d",
+                      self.language, self.run_id, self.accepted, self.target, cfg.run.batch_size)
         writer = asyncio.create_task(self._writer())
         try:
             await asyncio.gather(*(self._slot(ctx) for _ in range(cfg.run.batch_size)))
@@ -125,12 +135,17 @@ class _LanguageRun:
             self._closing = True
             self._wake.set()
             await writer
-        status = "complete" if self.accepted >= self.target else ("budget_exhausted" if self.budget_stop else "attempts_exhausted")
+        if self.accepted >= self.target:
+            status = "complete"
+        else:
+            status = "budget_exhausted" if self.budget_stop else "attempts_exhausted"
         return await self._finish(memory, usage_before, calls_before, status=status)
 
     async def _context(self, memory: LoadedMemory) -> LanguageContext:
         cfg = self.cfg
-        personas, seed_questions = await asyncio.to_thread(load_personas_and_seeds, cfg, self.language, self.log.warning)
+        personas, seed_questions = await asyncio.to_thread(
+            load_personas_and_seeds, cfg, self.language, self.log.warning
+        )
         planner = await asyncio.to_thread(Planner, cfg, self.language, self.kb, personas, seed_questions)
         judge = self.judge
         online = cfg.judge.enabled and cfg.judge.mode == "online"
@@ -173,7 +188,8 @@ class _LanguageRun:
                     return None
                 if self.budget.exhausted():
                     if not self.budget_stop:
-                        self.log.info("[%s] budget reached (%s): no new conversations", self.language, self.budget.reached)
+                        self.log.info("[%s] budget reached (%s): no new conversations",
+                                      self.language, self.budget.reached)
                     self.budget_stop = True
                     return None
                 if self.accepted + len(self.inflight) < self.target:
@@ -202,7 +218,9 @@ class _LanguageRun:
 
     def _record_drop(self, conv: ConversationRun, reason: str, turn: int | None) -> None:
         self.state.dropped.append(
-            DroppedConversation(conversation_id=conv.cid, conversation_index=conv.index, reason=reason, turn_index=turn)
+            DroppedConversation(
+                conversation_id=conv.cid, conversation_index=conv.index, reason=reason, turn_index=turn
+            )
         )
         self._dirty = True
         self.log.info("[%s] dropped %s reason=%s turn=%s", self.language, conv.cid, reason, turn)
@@ -226,7 +244,8 @@ class _LanguageRun:
             batch, self._pending = self._pending, []
             if batch:
                 try:
-                    committed = await asyncio.to_thread(self.store.commit_many, [r for r, _, _ in batch], self._admit)
+                    records = [r for r, _, _ in batch]
+                    committed = await asyncio.to_thread(self.store.commit_many, records, self._admit)
                 except BaseException as err:
                     for _, _, done in batch:
                         done.set_exception(err)
@@ -289,7 +308,8 @@ class _LanguageRun:
         remaining = max(self.target - self.accepted, 0)
         eta = remaining / rate if rate > 0 else None
         eta_text = f"{eta:.0f}s" if eta is not None else "?"
-        self.log.info("[%s] progress %d/%d accepted, %.2f conv/s, eta %s", self.language, self.accepted, self.target, rate, eta_text)
+        self.log.info("[%s] progress %d/%d accepted, %.2f conv/s, eta %s",
+                      self.language, self.accepted, self.target, rate, eta_text)
         if self.progress is not None:
             self.progress(self.accepted, self.target, rate, eta)
 
@@ -301,13 +321,17 @@ class _LanguageRun:
             total = add_usage(total, state.usage)
         return total
 
-    async def _finish(self, memory: LoadedMemory, usage_before: dict, calls_before: int, status: str) -> LanguageSummary:
+    async def _finish(
+        self, memory: LoadedMemory, usage_before: dict, calls_before: int, status: str
+    ) -> LanguageSummary:
         delta = usage_delta(self.llm.usage.by_agent(), usage_before)
         self.state.usage = add_usage(self.state.usage, delta)
         self.state.accepted = self.accepted
         self.state.in_flight = []
         await self._checkpoint(status)
-        mean_score, preview = await asyncio.to_thread(_judge_mean_and_preview, self.store, self.run_id, self.language)
+        mean_score, preview = await asyncio.to_thread(
+            judge_mean_and_preview, self.store, self.run_id, self.language
+        )
         summary = LanguageSummary(
             language=self.language,
             run_id=self.run_id,
@@ -315,7 +339,10 @@ class _LanguageRun:
             accepted_total=self.accepted,
             accepted_new=self.accepted_new,
             dropped_by_reason=self.state.dropped_by_reason(),
-            usage_by_agent={a: {"prompt_tokens": u.get("prompt_tokens", 0), "completion_tokens": u.get("completion_tokens", 0)} for a, u in delta.items()},
+            usage_by_agent={
+                a: {"prompt_tokens": u.get("prompt_tokens", 0), "completion_tokens": u.get("completion_tokens", 0)}
+                for a, u in delta.items()
+            },
             llm_calls=self.llm.calls_made - calls_before,
             cached_calls=sum(u.get("cached_calls", 0) for u in delta.values()),
             mean_judge_score=mean_score,
@@ -327,18 +354,7 @@ class _LanguageRun:
         )
         if self.accepted_new:
             self._report_progress(force=True)
-        self.log.info("[%s] %s finished: status=%s accepted=%d/%d new=%d dropped=%s", self.language, self.run_id, status, self.accepted, self.target, self.accepted_new, summary.dropped_by_reason)
+        self.log.info("[%s] %s finished: status=%s accepted=%d/%d new=%d dropped=%s", self.language, self.run_id,
+                      status, self.accepted, self.target, self.accepted_new, summary.dropped_by_reason)
         return summary
 
-
-def _judge_mean_and_preview(store: OutputStore, run_id: str, language: str) -> tuple[float | None, str | None]:
-    scores: list[float] = []
-    preview = None
-    for record in store.accepted_records(run_id=run_id, language=language):
-        preview = preview or record["conversation_id"]
-        turn_scores = [t["qa_judge"]["score"] for t in record["turns"] if t.get("qa_judge")]
-        if turn_scores:
-            scores.extend(turn_scores)
-        elif record.get("conversation_judge"):
-            scores.append(record["conversation_judge"]["score"])
-    return (round(sum(scores) / len(scores), 4) if scores else None), preview

@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from dlgforge_core.generation.engine import _judge_mean_and_preview, generate_language
-from dlgforge_core.generation.summary import LanguageSummary, format_summary
+from dlgforge_core.generation.engine import generate_language
+from dlgforge_core.generation.summary import LanguageSummary, format_summary, judge_mean_and_preview
 from dlgforge_core.store.outputs import OutputStore
 
 Echo = Callable[[str], Any]
@@ -28,7 +28,7 @@ def run_generation(cfg: Any, languages: list[str] | None = None, echo: Echo = pr
         run_offline_judge(cfg, echo=echo)
         store = OutputStore(cfg)
         for summary in summaries:
-            summary.mean_judge_score, _ = _judge_mean_and_preview(store, summary.run_id, summary.language)
+            summary.mean_judge_score, _ = judge_mean_and_preview(store, summary.run_id, summary.language)
     echo(format_summary(summaries, cfg))
     return summaries
 

@@ -33,8 +33,10 @@ Answer in that language. Your persona:
 {persona}
 Use only the knowledge base snippets provided; if they do not contain the answer, say so.
 Tool protocol, one JSON object per reply and nothing else:
-- to search the knowledge base again: {{"action": "search", "query": "<search text>", "answer": null, "cited_chunk_ids": []}}
-- to answer the user: {{"action": "answer", "query": null, "answer": "<your reply>", "cited_chunk_ids": ["<ids of the snippets you used>"]}}
+- to search the knowledge base again:
+  {{"action": "search", "query": "<search text>", "answer": null, "cited_chunk_ids": []}}
+- to answer the user:
+  {{"action": "answer", "query": null, "answer": "<your reply>", "cited_chunk_ids": ["<ids of snippets used>"]}}
 You may search at most {searches_left} more time(s); after that you must answer."""
 
 

@@ -44,7 +44,8 @@ def format_summary(summaries: list[LanguageSummary], cfg: Any) -> str:
             drops = ", ".join(f"{reason}={n}" for reason, n in sorted(s.dropped_by_reason.items()))
             lines.append(f"      dropped: {drops}")
         if s.budget_exhausted:
-            lines.append(f"      budget exhausted ({s.budget_reason or 'run.budget'}): no new conversations were started")
+            cap = s.budget_reason or "run.budget"
+            lines.append(f"      budget exhausted ({cap}): no new conversations were started")
         tokens = ", ".join(
             f"{agent} {u.get('prompt_tokens', 0)}+{u.get('completion_tokens', 0)}"
             for agent, u in sorted(s.usage_by_agent.items())
@@ -62,3 +63,17 @@ def format_summary(summaries: list[LanguageSummary], cfg: Any) -> str:
         lines.append(f"           {out / 'conversations_sharegpt_judged.jsonl'}")
     lines.append(f"           {out / 'turns.jsonl'}, {out / 'run_state'}, {out / 'logs'}")
     return "\n".join(lines)
+
+
+def judge_mean_and_preview(store: Any, run_id: str, language: str) -> tuple[float | None, str | None]:
+    """Mean judge score (turn scores, else conversation scores) and the first accepted id."""
+    scores: list[float] = []
+    preview = None
+    for record in store.accepted_records(run_id=run_id, language=language):
+        preview = preview or record["conversation_id"]
+        turn_scores = [t["qa_judge"]["score"] for t in record["turns"] if t.get("qa_judge")]
+        if turn_scores:
+            scores.extend(turn_scores)
+        elif record.get("conversation_judge"):
+            scores.append(record["conversation_judge"]["score"])
+    return (round(sum(scores) / len(scores), 4) if scores else None), preview

@@ -30,6 +30,7 @@ from dlgforge_core.llm.backends import (
     FatalBackendError,
     RetryableBackendError,
 )
+from dlgforge_core.llm.local_grammar import GrammarMask, constrain_schema, json_gbnf, max_string_chars
 from dlgforge_core.llm.local_model import resolve_model_path
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -39,9 +40,6 @@ log = logging.getLogger(__name__)
 
 _MIN_COMPLETION_TOKENS = 16  # below this the prompt is considered too long for n_ctx
 _RUN_LIMIT = 16  # the same token this many times in a row is degenerate text
-_MAX_INT_ENUM = 100  # integer ranges up to this wide are enforced as an enum
-_LOOSE_CHAR_RULE = 'char ::= [^"\\\\] |'
-_STRICT_CHAR_RULE = 'char ::= [^"\\\\\\x7F\\x00-\\x1F] |'
 _FALLBACK_STOPS = ["<end_of_turn>", "<|im_end|>", "<|eot_id|>", "</s>", "\nUser:"]
 
 
@@ -83,7 +81,7 @@ class LocalEngine:
         except ValueError as err:
             raise LLMSetupError(f"llm.local.model_path: cannot load {settings.model_path}: {err}") from None
         self.formatter = PromptFormatter(self.llama)
-        self._grammars: dict[tuple[str, int], Any] = {}
+        self._grammars: dict[tuple[str, int], str] = {}
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name="dlgforge-local-llm", daemon=True)
         self._thread.start()
@@ -100,12 +98,12 @@ class LocalEngine:
         self._thread.join(timeout=30)
         self.llama.close()
 
-    def grammar(self, schema: dict, max_string_chars: int) -> Any:
-        """The llama.cpp grammar of a JSON schema (cached; only called on the worker)."""
-        key = (json.dumps(schema, sort_keys=True), max_string_chars)
+    def grammar_mask(self, schema: dict, max_chars: int) -> GrammarMask:
+        """A fresh grammar mask for one generation (GBNF cached; only called on the worker)."""
+        key = (json.dumps(schema, sort_keys=True), max_chars)
         if key not in self._grammars:
-            self._grammars[key] = json_grammar(constrain_schema(schema, max_string_chars))
-        return self._grammars[key]
+            self._grammars[key] = json_gbnf(constrain_schema(schema, max_chars))
+        return GrammarMask(self.llama, self._grammars[key], self.llama.token_eos())
 
     def _serve(self) -> None:
         while (item := self._jobs.get()) is not None:
@@ -189,20 +187,25 @@ class LocalBackend:
                 f"prompt of {len(tokens)} tokens does not fit llm.local.n_ctx={engine.settings.n_ctx}"
             )
         max_tokens = min(request.max_tokens or self.max_tokens, self.max_tokens, room)
-        grammar = None
+        mask = None
         if request.json_schema is not None:
-            grammar = engine.grammar(request.json_schema, max_string_chars(max_tokens, request.json_schema))
+            mask = engine.grammar_mask(request.json_schema, max_string_chars(max_tokens, request.json_schema))
         deadline = time.monotonic() + request.timeout if request.timeout else None
-        result = llama.create_completion(
-            prompt=tokens,
-            max_tokens=max_tokens,
-            temperature=request.temperature,
-            top_p=request.top_p,
-            seed=request.seed,
-            grammar=grammar,
-            stop=prompt.stop,
-            stopping_criteria=_deadline_criteria(deadline),
-        )
+        llama_cpp = _import_llama_cpp()
+        try:
+            result = llama.create_completion(
+                prompt=tokens,
+                max_tokens=max_tokens,
+                temperature=request.temperature,
+                top_p=request.top_p,
+                seed=request.seed,
+                logits_processor=llama_cpp.LogitsProcessorList([mask]) if mask else None,
+                stop=prompt.stop,
+                stopping_criteria=_deadline_criteria(deadline),
+            )
+        finally:
+            if mask is not None:
+                mask.close()
         if deadline is not None and time.monotonic() > deadline:
             raise RetryableBackendError("timeout", f"local generation exceeded {request.timeout} s")
         choice = result["choices"][0]
@@ -217,21 +220,6 @@ class LocalBackend:
             endpoint=self.endpoint,
             finish_reason=choice.get("finish_reason"),
         )
-
-
-def json_grammar(schema: dict) -> Any:
-    """The llama.cpp grammar of ``schema``, with strings that strict JSON parsers accept.
-
-    The converter's string character rule lets raw control characters (a newline) into
-    strings, which ``json.loads`` rejects; the rule is narrowed to printable characters
-    and escapes, as in llama.cpp's own converter.
-    """
-    llama_cpp = _import_llama_cpp()
-    from llama_cpp.llama_grammar import json_schema_to_gbnf
-
-    gbnf = json_schema_to_gbnf(json.dumps(schema))
-    gbnf = gbnf.replace(_LOOSE_CHAR_RULE, _STRICT_CHAR_RULE)
-    return llama_cpp.LlamaGrammar.from_string(gbnf, verbose=False)
 
 
 def _deadline_criteria(deadline: float | None):
@@ -256,44 +244,6 @@ def is_degenerate(token_ids: list[int]) -> bool:
     if longest >= _RUN_LIMIT:
         return True
     return len(token_ids) >= 48 and len(set(token_ids)) * 10 < len(token_ids)
-
-
-def max_string_chars(max_tokens: int, schema: dict) -> int:
-    """A per-string length cap that lets the whole JSON object close within ``max_tokens``."""
-    strings = max(1, _count_strings(schema))
-    return max(32, (max_tokens * 3) // (strings + 1))
-
-
-def constrain_schema(schema: Any, max_chars: int) -> Any:
-    """Copy of ``schema`` tightened to what the grammar converter can enforce.
-
-    Free-text strings get ``maxLength`` so the JSON closes before ``max_tokens`` (and at
-    least one character, since an empty free-text field is never a useful reply), and small
-    integer ranges (``minimum``..``maximum``, which the converter ignores) become an ``enum``.
-    """
-    if isinstance(schema, list):
-        return [constrain_schema(item, max_chars) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {key: constrain_schema(value, max_chars) for key, value in schema.items()}
-    kind = out.get("type")
-    if kind == "string" and not {"enum", "const", "pattern", "format"} & out.keys():
-        out["maxLength"] = min(out.get("maxLength", max_chars), max_chars)
-        out["minLength"] = max(out.get("minLength", 1), 1)
-    low, high = out.get("minimum"), out.get("maximum")
-    if kind == "integer" and "enum" not in out and isinstance(low, int) and isinstance(high, int) \
-            and 0 <= high - low <= _MAX_INT_ENUM:
-        out["enum"] = list(range(low, high + 1))
-    return out
-
-
-def _count_strings(schema: Any) -> int:
-    if isinstance(schema, list):
-        return sum(_count_strings(item) for item in schema)
-    if not isinstance(schema, dict):
-        return 0
-    own = 1 if schema.get("type") == "string" and "enum" not in schema else 0
-    return own + sum(_count_strings(value) for value in schema.values())
 
 
 @dataclass

@@ -65,12 +65,19 @@ def test_same_question_server_ends_cleanly_with_dedup_drops(shared_kb, tmp_path:
     with FakeLLMServer(script="same_question") as srv:
         config = write_config(tmp_path, srv.base_url, shared_kb, {
             "run": {"target_languages": ["en", "fr"], "total_samples": 3, "n_turns": 1, "batch_size": 2},
-            "coverage": {"question_dedup_retries": 2}})
+            "coverage": {"question_dedup_retries": 2},
+            # this test is about dedup, not the drop-rate gate (which would block the export)
+            "quality": {"max_drop_rate": 1.0}})
         done = dlgforge("run", str(config), cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-3000:]
+    # The engine ends cleanly (attempts_exhausted, summary printed); the Dagster CLI may still
+    # report the short partitions with exit code 1 and one `error:` line, never a traceback.
+    assert done.returncode in (0, 1), done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    if done.returncode:
+        assert done.stderr.strip().splitlines()[-1].startswith("error: ") and "dedup_exhausted" in done.stderr
     output = tmp_path / "output"
     assert_consistent_outputs(output, 1)  # the one question, once, in the first language only
-    assert "dropped: dedup_exhausted=" in done.stdout and "Traceback" not in done.stderr
+    assert "dropped: dedup_exhausted=" in done.stdout and "[fr] run main: 0/3 accepted" in done.stdout
     for language, accepted in (("en", 1), ("fr", 0)):
         state = json.loads((output / "run_state" / f"main-{language}.json").read_text())
         assert state["accepted"] == accepted and state["status"] == "attempts_exhausted"

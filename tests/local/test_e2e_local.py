@@ -87,8 +87,9 @@ def test_wrong_model_path_fails_fast_with_one_line(tmp_path):
     config.write_text(text)
     result = run_cli(config, tmp_path, timeout=300)
     assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ") and str(missing) in lines[0]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    assert str(missing) in errors[0] and "llm.local.model_path" in errors[0]
+    assert result.stderr.strip().splitlines()[-1] == errors[0]
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "output" / "synthetic_qa.jsonl").exists()

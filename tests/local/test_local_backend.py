@@ -143,7 +143,7 @@ def test_degenerate_reply_is_retried_then_dropped_with_a_named_reason(project):
         client = LLMClient(cfg, log_dir=project.parent / "logs-degenerate")
         try:
             with pytest.raises(LLMCallError) as err:
-                await client.structured("qa_judge", messages, Zeros, cache_key="z")
+                await client.structured("kb_responder", messages, Zeros, cache_key="z")
             return err.value, client.calls_made
         finally:
             await client.aclose()

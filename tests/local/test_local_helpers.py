@@ -5,7 +5,8 @@ from __future__ import annotations
 from dlgforge_core.config.sections import DEFAULT_JUDGE_REASONS
 from dlgforge_core.generation.replies import QuestionReply, ResponderReply
 from dlgforge_core.judge.replies import judge_reply_model
-from dlgforge_core.llm.local import constrain_schema, is_degenerate, max_string_chars, normalize_messages
+from dlgforge_core.llm.local import is_degenerate, normalize_messages
+from dlgforge_core.llm.local_grammar import constrain_schema, max_string_chars
 from dlgforge_core.llm.structured import schema_spec
 
 
@@ -32,8 +33,10 @@ def test_free_text_strings_are_bounded_inside_nullable_fields():
     schema = schema_spec(ResponderReply).schema
     tight = constrain_schema(schema, 40)
     texts = [s for s in _walk(tight) if s.get("type") == "string" and "enum" not in s]
-    assert texts and all(s["maxLength"] == 40 and s["minLength"] == 1 for s in texts)
+    assert texts and all(s["maxLength"] <= 40 and s["minLength"] == 1 for s in texts)
+    assert tight["properties"]["answer"]["anyOf"][0]["maxLength"] == 40
     assert any(s.get("enum") == ["search", "answer"] for s in _walk(tight))
+    assert not [s for s in _walk(tight) if s.get("type") == "null"]  # nullable text is filled
 
 
 def test_string_budget_shrinks_with_more_string_fields():
@@ -67,3 +70,9 @@ def _walk(node):
     elif isinstance(node, list):
         for value in node:
             yield from _walk(value)
+
+
+def test_lists_of_free_strings_get_few_short_items():
+    tight = constrain_schema(schema_spec(ResponderReply).schema, 90)
+    cited = tight["properties"]["cited_chunk_ids"]
+    assert cited["maxItems"] == 2 and cited["items"]["maxLength"] == 32
