@@ -59,7 +59,11 @@ def run_through_dagster(config_path: Path, echo: Callable[[str], None] = print) 
                 summaries.append(_summary_from(err.metadata))
                 continue
             materialization = result.get_asset_materialization_events()[0].materialization
-            summaries.append(_summary_from(materialization.metadata))
+            summary = _summary_from(materialization.metadata)
+            summaries.append(summary)
+            if not summary.complete and not summary.budget_exhausted:
+                echo(f"warning: {language}: {summary.accepted_total}/{summary.target} accepted; "
+                     f"stopped on {summary.status} (see the drop reasons in the summary)")
         try:
             exported = _execute(defs, EXPORT_JOB, instance)
             for evaluation in exported.get_asset_check_evaluations():

@@ -114,7 +114,10 @@ def build_conversations_asset(partitions_def: dg.PartitionsDefinition) -> dg.Ass
             metadata["preview_conversation_id"] = summary.preview_conversation_id
         if summary.mean_judge_score is not None:
             metadata["mean_judge_score"] = float(summary.mean_judge_score)
-        if not summary.complete and not summary.budget_exhausted:
+        # A shortfall caused by endpoint failures fails the partition, so that it stays
+        # unmaterialized and a re-run resumes; one caused by the content (every retry a
+        # duplicate, say) is a finished partition that reports what it could not reach.
+        if not summary.complete and not summary.budget_exhausted and dropped.get("llm_error"):
             raise dg.Failure(
                 description=(
                     f"conversations[{language}]: {summary.accepted_total}/{summary.target} accepted; "

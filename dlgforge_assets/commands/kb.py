@@ -21,7 +21,7 @@ def build(config: Path) -> None:
     from dlgforge_core.config import load_config
     from dlgforge_core.kb import KnowledgeBase
 
-    cfg = load_config(config)
+    cfg = load_config(config, require_models=False)
     report = KnowledgeBase(cfg).build(progress=lambda line: click.echo(f"  {line}"))
     click.echo(f"documents: {report.documents}")
     click.echo(f"chunks: {report.chunks_added} added, {report.chunks_removed} removed, "
@@ -52,7 +52,7 @@ def search(config: Path, query: str, k: int | None, mode: str | None,
     from dlgforge_core.config import load_config
     from dlgforge_core.kb import KnowledgeBase
 
-    cfg = load_config(config)
+    cfg = load_config(config, require_models=False)
     hits = KnowledgeBase(cfg).search(query, k=k, sources=list(sources) or None, mode=mode)
     if not hits:
         click.echo("no results")

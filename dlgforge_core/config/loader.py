@@ -23,10 +23,13 @@ _ENV_FALLBACKS: tuple[tuple[str, str], ...] = (
 )
 
 
-def load_config(path: str | Path, *, check_paths: bool = True) -> DlgforgeConfig:
+def load_config(
+    path: str | Path, *, check_paths: bool = True, require_models: bool = True
+) -> DlgforgeConfig:
     """Load, validate and resolve the config at ``path``; raises ConfigError on any mistake.
 
-    ``check_paths=False`` skips the existence check of the knowledge folder.
+    ``check_paths=False`` skips the existence check of the knowledge folder;
+    ``require_models=False`` skips the model check (commands that call no LLM, like ``kb``).
     """
     path = Path(path)
     source = str(path)
@@ -43,7 +46,7 @@ def load_config(path: str | Path, *, check_paths: bool = True) -> DlgforgeConfig
         raise ConfigError(format_validation_error(source, err)) from None
     cfg.bind(path, environ)
     _resolve_paths(cfg)
-    _check(cfg, source, check_paths)
+    _check(cfg, source, check_paths, require_models)
     return cfg
 
 
@@ -106,9 +109,9 @@ def _resolve_paths(cfg: DlgforgeConfig) -> None:
             setattr(section, key, cfg.resolve_path(value))
 
 
-def _check(cfg: DlgforgeConfig, source: str, check_paths: bool) -> None:
+def _check(cfg: DlgforgeConfig, source: str, check_paths: bool, require_models: bool) -> None:
     """Cross-section checks that pydantic cannot express alone."""
-    if cfg.llm.backend in ("openai", "vllm_attach"):
+    if require_models and cfg.llm.backend in ("openai", "vllm_attach"):
         for agent in cfg.needed_agents():
             if not cfg.resolve_model(agent):
                 raise ConfigError(

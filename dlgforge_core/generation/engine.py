@@ -122,7 +122,9 @@ class _LanguageRun:
         self.memory = memory
         memory.accepted_indices |= self.state.dropped_indices()  # one skip set, shared with _admit
         self._indices = self._index_stream(memory.accepted_indices)
-        self.attempts = len(memory.accepted_indices)
+        # The attempt cap is per invocation: drops of an earlier, failed invocation (a dead
+        # server, say) must not use up the attempts of the resume.
+        self.attempts = self.accepted
         prior_usage = await asyncio.to_thread(self._prior_run_usage)
         self.budget = BudgetGovernor(cfg.run.budget, prior_usage, self.llm.usage.by_agent)
         self._started = time.monotonic()

@@ -86,14 +86,15 @@ class SentenceTransformerEmbedder:
             return _models[key]
 
     def _load(self):
-        if self.local:
-            os.environ["HF_HUB_OFFLINE"] = "1"
         from sentence_transformers import SentenceTransformer
 
         device = None if self.device == "auto" else self.device
         try:
+            # A model on local disk never touches a hub; the process environment is left alone
+            # (HF_HUB_OFFLINE set process-wide would also stop a later push to the Hub).
             return SentenceTransformer(self.location, device=device,
-                                       trust_remote_code=self.trust_remote_code)
+                                       trust_remote_code=self.trust_remote_code,
+                                       local_files_only=self.local)
         except Exception as err:  # any load failure is a set-up problem of the user's
             raise KBError(f"retrieval.embeddings.model: cannot load {self.location!r} "
                           f"({type(err).__name__}: {str(err).splitlines()[0][:200]})") from err

@@ -17,6 +17,7 @@ from dlgforge_core.kb.chunking import Chunk
 from dlgforge_core.kb.embeddings import make_embedder
 from dlgforge_core.kb.index import ChunkIndex
 from dlgforge_core.kb.manifest import Manifest, load_manifest
+from dlgforge_core.kb.query_batcher import QueryBatcher
 from dlgforge_core.kb.search import Reranker, SearchHit, search
 
 _QUERY_CACHE = 512
@@ -50,6 +51,7 @@ class KnowledgeBase:
         self._manifest: Manifest | None = None
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        self._batcher: tuple[asyncio.AbstractEventLoop, QueryBatcher] | None = None
 
     def _make_reranker(self) -> Reranker | None:
         rerank = getattr(self.retrieval, "rerank", None)
@@ -101,29 +103,59 @@ class KnowledgeBase:
         the search to those documents. With ``retrieval.rerank.enabled`` a cross-encoder
         re-orders the candidates.
         """
-        self.manifest  # raises when there is no index yet
-        k = int(k or self.retrieval.default_k)
-        mode = mode or ("hybrid" if getattr(self.retrieval, "hybrid", True) else "vector")
-        return search(self.index, self._encode_query, query, k, list(sources or []) or None,
-                      mode, self.reranker)
+        return self._search(self._encode_query, query, k, sources, self._mode(mode))
 
     async def asearch(self, query: str, k: int | None = None,
                       sources: Sequence[str] | None = None,
                       mode: str | None = None) -> list[SearchHit]:
-        """``search`` in a worker thread, so the event loop never blocks on it."""
-        return await asyncio.to_thread(self.search, query, k, sources, mode)
+        """``search`` in a worker thread, so the event loop never blocks on it.
 
-    def _encode_query(self, query: str) -> np.ndarray:
+        The query embedding is computed together with those of concurrent searches
+        (see ``QueryBatcher``): one model call serves every slot waiting at that moment.
+        """
+        mode = self._mode(mode)
+        if mode == "fts":
+            return await asyncio.to_thread(self.search, query, k, sources, mode)
+        vector = self._cached_query(query)
+        if vector is None:
+            vector = await self._query_batcher().embed(query)
+            self._remember_query(query, vector)
+        return await asyncio.to_thread(self._search, lambda _query: vector, query, k, sources, mode)
+
+    def _mode(self, mode: str | None) -> str:
+        return mode or ("hybrid" if getattr(self.retrieval, "hybrid", True) else "vector")
+
+    def _search(self, encode_query, query: str, k: int | None,
+                sources: Sequence[str] | None, mode: str) -> list[SearchHit]:
+        self.manifest  # raises when there is no index yet
+        k = int(k or self.retrieval.default_k)
+        return search(self.index, encode_query, query, k, list(sources or []) or None,
+                      mode, self.reranker)
+
+    def _query_batcher(self) -> QueryBatcher:
+        loop = asyncio.get_running_loop()
+        if self._batcher is None or self._batcher[0] is not loop:
+            self._batcher = (loop, QueryBatcher(self.embedder.encode))
+        return self._batcher[1]
+
+    def _cached_query(self, query: str) -> np.ndarray | None:
         with self._lock:
             cached = self._queries.get(query)
             if cached is not None:
                 self._queries.move_to_end(query)
-                return cached
-        vector = self.embedder.encode([query])[0]
+            return cached
+
+    def _remember_query(self, query: str, vector: np.ndarray) -> None:
         with self._lock:
             self._queries[query] = vector
             if len(self._queries) > _QUERY_CACHE:
                 self._queries.popitem(last=False)
+
+    def _encode_query(self, query: str) -> np.ndarray:
+        vector = self._cached_query(query)
+        if vector is None:
+            vector = self.embedder.encode([query])[0]
+            self._remember_query(query, vector)
         return vector
 
     # sampling (the generator calls these per turn: all from memory)

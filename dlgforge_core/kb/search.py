@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -90,12 +89,10 @@ class Reranker:
             return _rerankers[self.location]
 
     def _load(self):
-        if self.local:
-            os.environ["HF_HUB_OFFLINE"] = "1"
         from sentence_transformers import CrossEncoder
 
         try:
-            return CrossEncoder(self.location, device=self.device)
+            return CrossEncoder(self.location, device=self.device, local_files_only=self.local)
         except Exception as err:  # a bad path or model is the user's set-up problem
             raise KBError(f"retrieval.rerank.model: cannot load {self.location!r} "
                           f"({type(err).__name__})") from err

@@ -13,7 +13,6 @@ import asyncio
 import atexit
 import concurrent.futures
 import json
-import logging
 import os
 import queue
 import threading
@@ -35,8 +34,6 @@ from dlgforge_core.llm.local_model import resolve_model_path
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from dlgforge_core.config import DlgforgeConfig
-
-log = logging.getLogger(__name__)
 
 _MIN_COMPLETION_TOKENS = 16  # below this the prompt is considered too long for n_ctx
 _RUN_LIMIT = 16  # the same token this many times in a row is degenerate text

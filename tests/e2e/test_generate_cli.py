@@ -69,12 +69,11 @@ def test_same_question_server_ends_cleanly_with_dedup_drops(shared_kb, tmp_path:
             # this test is about dedup, not the drop-rate gate (which would block the export)
             "quality": {"max_drop_rate": 1.0}})
         done = dlgforge("run", str(config), cwd=tmp_path)
-    # The engine ends cleanly (attempts_exhausted, summary printed); the Dagster CLI may still
-    # report the short partitions with exit code 1 and one `error:` line, never a traceback.
-    assert done.returncode in (0, 1), done.stderr[-3000:]
+    # Every retry was a duplicate: the languages finish short of their target, which the run
+    # reports as a warning and in the summary; it is not a failure of the run.
+    assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
-    if done.returncode:
-        assert done.stderr.strip().splitlines()[-1].startswith("error: ") and "dedup_exhausted" in done.stderr
+    assert "warning: fr: 0/3 accepted; stopped on attempts_exhausted" in done.stdout
     output = tmp_path / "output"
     assert_consistent_outputs(output, 1)  # the one question, once, in the first language only
     assert "dropped: dedup_exhausted=" in done.stdout and "[fr] run main: 0/3 accepted" in done.stdout

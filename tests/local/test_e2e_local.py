@@ -73,8 +73,11 @@ def test_quick_run_on_the_real_embedded_model(local_project, tmp_path):
     assert all(int(c["prompt"]) > 0 and int(c["completion"]) > 0 for c in ok)
     judge_log = (out / "logs" / "judge.log").read_text()
     assert judge_log.count("[judge-online]") >= 4
-    usage = records[0]["usage"]
-    assert usage["qa_generator"]["completion_tokens"] > 0 and usage["qa_judge"]["prompt_tokens"] > 0
+    for record in records:
+        assert record["usage"]["qa_generator"]["completion_tokens"] > 0
+        assert record["usage"]["kb_responder"]["prompt_tokens"] > 0
+    state = json.loads((out / "run_state" / "t-en.json").read_text())
+    assert all(state["usage"][agent]["completion_tokens"] > 0 for agent in ("qa_generator", "kb_responder", "qa_judge"))
 
 
 @pytest.mark.slow

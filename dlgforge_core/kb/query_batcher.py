@@ -1,0 +1,55 @@
+"""Coalesce concurrent query embeddings into one model call.
+
+With many conversation slots in flight, each turn's KB search needs one query embedding.
+Encoding them one by one costs a full model forward pass each; queries that arrive while a
+batch is being encoded wait for the next batch instead, so the model sees batches whose size
+follows the load, and the event loop never blocks on the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import numpy as np
+
+Encode = Callable[[list[str]], np.ndarray]
+
+
+class QueryBatcher:
+    """Embeds queries in batches, in a worker thread; bound to one event loop."""
+
+    def __init__(self, encode: Encode, max_batch: int = 64) -> None:
+        self._encode = encode
+        self._max_batch = max_batch
+        self._pending: list[tuple[str, asyncio.Future]] = []
+        self._draining = False
+
+    async def embed(self, text: str) -> np.ndarray:
+        """The embedding of ``text``, computed together with concurrent requests."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future = loop.create_future()
+        self._pending.append((text, future))
+        if not self._draining:
+            self._draining = True
+            loop.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                await asyncio.sleep(0)  # callers scheduled in this same tick join the batch
+                batch = self._pending[: self._max_batch]
+                del self._pending[: len(batch)]
+                try:
+                    vectors = await asyncio.to_thread(self._encode, [text for text, _ in batch])
+                except Exception as err:  # every waiter sees the failure, none hangs
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(err)
+                    continue
+                for (_, future), vector in zip(batch, vectors):
+                    if not future.done():
+                        future.set_result(vector)
+        finally:
+            self._draining = False
