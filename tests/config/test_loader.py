@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -113,7 +114,7 @@ def test_openai_env_fallbacks_and_store_dsn(write_config, monkeypatch) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     monkeypatch.setenv("OPENAI_MODEL", "env-model")
     monkeypatch.setenv("DLGFORGE_STORE_DSN", "postgresql://u:pw@h/db")
-    cfg = load_config(write_config("store:\n  backend: postgres\n"))
+    cfg = load_config(write_config("store:\n  backend: file\n"))
     settings = cfg.agent_settings("qa_generator")
     assert (settings.model, settings.base_url, settings.api_key) == ("env-model", "http://127.0.0.1:9/v1", "sk-env")
     assert cfg.store.dsn == "postgresql://u:pw@h/db"
@@ -289,3 +290,14 @@ def test_vllm_attach_needs_endpoints_and_takes_their_model(write_config) -> None
 def test_commented_out_section_reads_as_empty(write_config) -> None:
     cfg = load_config(write_config("llm: {model: m}\nrun:\n  # batch_size: 4\njudge:\n"))
     assert cfg.run.batch_size == 8 and cfg.judge.enabled is False
+
+
+@pytest.mark.parametrize("yaml_text, key", [
+    ("run:\n  distributed: {enabled: true}\n", "run.distributed.enabled"),
+    ("llm:\n  backend: vllm_managed\n  vllm: {model: m}\n", "llm.backend (vllm_managed)"),
+    ("store:\n  backend: postgres\n  dsn: postgresql://u@h/db\n", "store.backend (postgres)"),
+    ("retrieval:\n  web_search: {enabled: true}\n", "retrieval.web_search.enabled"),
+])
+def test_features_not_yet_available_are_refused_not_ignored(write_config, yaml_text, key) -> None:
+    with pytest.raises(ConfigError, match=re.escape(f"{key}: not available in this version")):
+        load_config(write_config("llm:\n  model: m\n" + yaml_text if "llm:" not in yaml_text else yaml_text))
