@@ -3,37 +3,21 @@
 #
 #   scripts/quickstart.sh
 #
-# 1. creates the virtual environment .venv (skipped when it exists),
-# 2. installs torch==2.13.0, then dlgforge with the [local,test] extras (skipped when
-#    pyproject.toml has not changed since the last install),
+# 1-2. scripts/setup.sh: creates .venv, installs torch==2.13.0, then dlgforge with the
+#    [local,test] extras (skipped when pyproject.toml has not changed since the last install),
 # 3. assembles and checks the embedded model (Gemma 3 270M) once into ~/.cache/dlgforge/models,
 # 4. runs examples/quickstart/config.yaml on the embedded model and prints its summary.
 #
 # A second run skips steps 1-3 and, since the quickstart's conversations are already
 # accepted, regenerates nothing: it prints the summary again. Delete examples/quickstart/output
-# to generate anew. Environment: PYTHON (default python3), DLGFORGE_VENV (default .venv).
+# to generate anew. Environment: PYTHON (default python3) for the virtual environment.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-PYTHON="${PYTHON:-python3}"
-VENV="${DLGFORGE_VENV:-.venv}"
-STAMP="$VENV/.dlgforge-quickstart-installed"
+VENV=.venv
 EXAMPLE="examples/quickstart"
 
-if [ ! -x "$VENV/bin/python" ]; then
-  echo "[setup] creating the virtual environment $VENV"
-  "$PYTHON" -m venv "$VENV"
-fi
-
-if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
-  echo "[setup] installing torch==2.13.0, then dlgforge[local,test] (first time: several minutes)"
-  "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet torch==2.13.0
-  "$VENV/bin/python" -m pip install --quiet -e '.[local,test]'
-  touch "$STAMP"
-else
-  echo "[setup] dependencies already installed in $VENV"
-fi
+bash scripts/setup.sh
 
 "$VENV/bin/python" - <<'PY'
 from dlgforge_core.llm.local_model import default_cache_dir, ensure_default_model

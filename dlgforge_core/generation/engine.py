@@ -82,6 +82,7 @@ class _LanguageRun:
         self.attempts = 0
         self.cap = cfg.run.total_samples * cfg.run.max_attempts_factor + cfg.run.batch_size
         self.budget_stop = False
+        self.fatal: DlgforgeError | None = None  # a set-up error: every slot stops
         self.budget: BudgetGovernor | None = None
         self._started = time.monotonic()
         self._cond = asyncio.Condition()
@@ -133,6 +134,8 @@ class _LanguageRun:
         writer = asyncio.create_task(self._writer())
         try:
             await asyncio.gather(*(self._slot(ctx) for _ in range(cfg.run.batch_size)))
+            if self.fatal is not None:
+                raise self.fatal
         finally:
             self._closing = True
             self._wake.set()
@@ -186,7 +189,7 @@ class _LanguageRun:
     async def _take(self) -> int | None:
         async with self._cond:
             while True:
-                if self.accepted >= self.target or self.attempts >= self.cap:
+                if self.fatal is not None or self.accepted >= self.target or self.attempts >= self.cap:
                     return None
                 if self.budget.exhausted():
                     if not self.budget_stop:
@@ -209,6 +212,8 @@ class _LanguageRun:
                 record = await conv.run()
             except ConversationDropped as drop:
                 self._record_drop(conv, drop.reason, drop.turn_index)
+            except DlgforgeError as err:  # the user's set-up (a bad key, a missing model file)
+                self.fatal = self.fatal or err
             except Exception as err:  # a bug in one slot must not abort the run
                 self.log.exception("[%s] %s failed: %s", self.language, conv.cid, type(err).__name__)
                 self._record_drop(conv, f"internal_error:{type(err).__name__}", None)

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from dlgforge_core.config import load_config
+from tests.support.project import merge
 
 KB_FILES = {
     "billing.md": "# Billing\n\nInvoices are sent on the first day of each month. "
@@ -27,17 +28,6 @@ def write_project(root: Path, sections: dict[str, Any]) -> Path:
     config = root / "config.yaml"
     config.write_text(yaml.safe_dump(sections, sort_keys=False), encoding="utf-8")
     return config
-
-
-def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    """Deep merge of two config dicts (``extra`` wins)."""
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 BASE_SECTIONS: dict[str, Any] = {

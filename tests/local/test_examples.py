@@ -16,11 +16,9 @@ EXPECTED_BACKENDS = {
     "lmstudio": "openai",
     "openai": "openai",
     "vllm": "vllm_attach",
-    "ray": "openai",
 }
 DUMMY_ENV = {
     "OPENAI_API_KEY": "sk-dummy-for-tests",
-    "DLGFORGE_STORE_DSN": "postgresql://dlgforge:secret@127.0.0.1:5432/dlgforge",
 }
 
 
@@ -60,10 +58,6 @@ def test_secrets_come_from_the_environment(dummy_env):
     cfg = load_config(EXAMPLES / "openai" / "config.yaml")
     assert cfg.llm.api_key.get_secret_value() == DUMMY_ENV["OPENAI_API_KEY"]
     assert DUMMY_ENV["OPENAI_API_KEY"] not in (EXAMPLES / "openai" / "config.yaml").read_text()
-    ray_cfg = load_config(EXAMPLES / "ray" / "config.yaml")
-    assert ray_cfg.run.distributed.enabled is True
-    assert ray_cfg.store.dsn == DUMMY_ENV["DLGFORGE_STORE_DSN"]
-    assert ray_cfg.ray.address is None
 
 
 def test_vllm_example_routes_over_two_endpoints(dummy_env):
