@@ -68,6 +68,19 @@ def main() -> None:
             (order_key(x), comparable(name, x)) for x in b)
         print(f"  {name}: {len(a)} vs {len(b)} lines; identical as written: {raw}; "
               f"identical in conversation order: {ordered}")
+    compare_exports(cfg_a, cfg_b)
+
+
+def compare_exports(cfg_a, cfg_b) -> None:
+    """The export folders (`dlgforge push --no-push`), which are written in conversation order."""
+    from dlgforge_core.export import prepare_export
+
+    a, b = prepare_export(cfg_a), prepare_export(cfg_b)
+    data_a = {p.relative_to(a.export_dir): p.read_bytes() for p in a.export_dir.rglob("*.jsonl")}
+    data_b = {p.relative_to(b.export_dir): p.read_bytes() for p in b.export_dir.rglob("*.jsonl")}
+    same = sorted(data_a) == sorted(data_b) and all(data_a[k] == data_b[k] for k in data_a)
+    print(f"  export folder data files ({len(data_a)}): byte-identical: {same}; "
+          f"dataset version {a.version} vs {b.version}")
 
 
 if __name__ == "__main__":

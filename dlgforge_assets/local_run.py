@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,11 @@ from dlgforge_assets.automation import CONVERSATIONS_JOB, EXPORT_JOB, KB_JOB, PU
 from dlgforge_assets.build import build_definitions
 from dlgforge_assets.instance import dagster_home_for, open_instance
 from dlgforge_core.errors import ConfigError, DlgforgeError, GateError
+
+# The CLI user did not write these APIs' call sites: Dagster's beta/preview notices are noise
+# on their terminal (the UI and `dagster` commands still show them to developers).
+for _category in (dg.BetaWarning, dg.PreviewWarning):
+    warnings.filterwarnings("ignore", category=_category)
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 

@@ -74,7 +74,7 @@ def prepare_export(cfg: Any, redact_pii: bool | None = None) -> ExportResult:
 def _prepare(cfg: Any, export_dir: Path, redact_pii: bool | None) -> ExportResult:
     hf = cfg.saving.hf_push
     redact = hf.redact_pii if redact_pii is None else bool(redact_pii)
-    records = list(OutputStore(cfg).accepted_records())
+    records = sorted(OutputStore(cfg).accepted_records(), key=lambda r: r["conversation_id"])
     if not records:
         raise ExportError(f"{Path(cfg.output_dir) / 'synthetic_qa.jsonl'}: no accepted conversations to export")
     if redact:
@@ -174,10 +174,12 @@ def _source_description(name: str) -> str:
 
 
 def _source_rows(cfg: Any, source: Path, redact: bool) -> list[dict]:
-    rows = list(read_jsonl(source))
+    column = cfg.saving.output_columns.metadata
+    # Lines are appended in completion order; the export is in conversation order, so the same
+    # conversations always give the same bytes (and the same dataset version).
+    rows = sorted(read_jsonl(source), key=lambda row: str((row.get(column) or {}).get("conversation_id", "")))
     if not redact:
         return rows
-    column = cfg.saving.output_columns.metadata
     return [redact_value(row, (row.get(column) or {}).get("language") or row.get("language")) for row in rows]
 
 

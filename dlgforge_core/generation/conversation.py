@@ -15,7 +15,7 @@ from dlgforge_core.generation import prompts
 from dlgforge_core.generation.coverage import Planner
 from dlgforge_core.generation.dedup import QuestionIndex
 from dlgforge_core.generation.near_dup import NearDupFilter
-from dlgforge_core.generation.replies import QuestionReply, ResponderReply, require_answer
+from dlgforge_core.generation.replies import FinalAnswerReply, QuestionReply, ResponderReply
 from dlgforge_core.llm.errors import LLMCallError
 from dlgforge_core.store.run_state import utc_now
 
@@ -251,8 +251,7 @@ class ConversationRun:
             result = await ctx.llm.structured(
                 agent="kb_responder",
                 messages=messages,
-                schema=ResponderReply,
-                validate=require_answer if last else None,
+                schema=FinalAnswerReply if last else ResponderReply,
                 cache_key=f"{self.cid}/t{t}/c{cand}/r{r}",
                 conversation_id=self.cid,
             )

@@ -46,7 +46,20 @@ class ResponderReply(BaseModel):
         return self
 
 
-def require_answer(reply: ResponderReply) -> None:
-    """Validator for the last tool round: only an answer is acceptable there."""
-    if reply.action != "answer":
-        raise ValueError("no search rounds are left: action must be 'answer'")
+class FinalAnswerReply(ResponderReply):
+    """The responder's last tool round: no searches are left, so the schema allows only an answer.
+
+    Putting it in the schema (not only in validation) lets grammar-constrained and strict
+    structured-output backends produce a valid reply the first time.
+    """
+
+    action: Literal["answer"] = Field(
+        description="Always 'answer': no search rounds are left.",
+        json_schema_extra=lambda schema: _as_enum(schema),
+    )
+
+
+def _as_enum(schema: dict) -> None:
+    """An enum rather than pydantic's ``const``: every structured-output server and grammar
+    converter understands it."""
+    schema["enum"] = [schema.pop("const", "answer")]

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from dlgforge_core.config import load_config
 from dlgforge_core.config.sections import DEFAULT_JUDGE_REASONS
 from dlgforge_core.generation.prompts import generator_messages, responder_messages
-from dlgforge_core.generation.replies import QuestionReply, ResponderReply
+from dlgforge_core.generation.replies import FinalAnswerReply, QuestionReply, ResponderReply
 from dlgforge_core.judge.prompts import turn_messages
 from dlgforge_core.judge.replies import judge_reply_model, make_validator
 from dlgforge_core.llm.backends import ChatRequest, FatalBackendError, make_backend
@@ -41,6 +41,11 @@ def agent_case(agent: str):
                                       question=QUESTION, snippets=[SNIPPET], searches=[],
                                       searches_left=1)
         return messages, ResponderReply, None
+    if agent == "kb_responder_last_round":
+        messages = responder_messages(language="en", persona=PERSONA, previous_turns=[],
+                                      question=QUESTION, snippets=[SNIPPET], searches=[],
+                                      searches_left=0)
+        return messages, FinalAnswerReply, None
     messages = turn_messages(language="en", question=QUESTION, answer=ANSWER, chunks=[SNIPPET],
                              score_min=1, score_max=5, reasons=DEFAULT_JUDGE_REASONS)
     return messages, judge_reply_model(1, 5, DEFAULT_JUDGE_REASONS), make_validator(1, 5, DEFAULT_JUDGE_REASONS)
@@ -63,7 +68,7 @@ def backend(project) -> LocalBackend:
     return get_local_backend(load_config(project))
 
 
-@pytest.mark.parametrize("agent", ["qa_generator", "kb_responder", "qa_judge"])
+@pytest.mark.parametrize("agent", ["qa_generator", "kb_responder", "kb_responder_last_round", "qa_judge"])
 def test_grammar_constrained_reply_parses_into_the_agent_model(backend, agent):
     messages, model, validate = agent_case(agent)
     response = asyncio.run(backend.complete(request_for(messages, model)))
@@ -71,6 +76,8 @@ def test_grammar_constrained_reply_parses_into_the_agent_model(backend, agent):
     assert isinstance(value, model)
     assert response.prompt_tokens > 50 and 0 < response.completion_tokens <= 96
     assert response.endpoint == "local:gemma-3-270m-q4_k_m.gguf"
+    if agent == "kb_responder_last_round":
+        assert value.action == "answer" and value.answer.strip()
     if agent == "qa_judge":
         assert 1 <= value.score <= 5 and set(value.reasons) <= set(DEFAULT_JUDGE_REASONS)
 
