@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from dlgforge_core.errors import LLMSetupError
+from dlgforge_core.errors import ConfigError, LLMSetupError
 from tests.fake_llm import FakeLLMServer
 from tests.llm.helpers import QuestionReply, ask, run
 
@@ -88,8 +88,6 @@ def test_health_check_uses_each_endpoints_key(make_cfg):
     assert "HTTP 401" in str(err.value) and "wrong" not in str(err.value)
 
 
-def test_routing_without_endpoints_is_a_setup_error(make_cfg):
-    # vllm_managed gets its endpoints from the servers it started; none given here
-    cfg = make_cfg(None, backend="vllm_managed")
-    with pytest.raises(LLMSetupError, match=r"^llm.routing.endpoints: "):
-        run(lambda c: c.check(), cfg)
+def test_routing_without_endpoints_is_refused_with_the_key_named(make_cfg):
+    with pytest.raises(ConfigError, match=r"llm\.routing\.endpoints: vllm_attach needs at least one endpoint"):
+        make_cfg(None, backend="vllm_attach")
