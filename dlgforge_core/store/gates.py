@@ -6,7 +6,6 @@ a partition marked materialized; `dlgforge push` reads this file and refuses on 
 
 from __future__ import annotations
 
-import fcntl
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from dlgforge_core.errors import GateError
 from dlgforge_core.store.atomic import write_json_atomic
+from dlgforge_core.store.locks import exclusive_lock
 
 if TYPE_CHECKING:
     from dlgforge_core.export.checks import GateOutcome
@@ -45,13 +45,8 @@ def gates_path(cfg: Any) -> Path:
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
     """Serialize read-modify-write of the gate file across processes (checks run in parallel)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with exclusive_lock(path.with_suffix(".lock")):
+        yield
 
 
 def _read(path: Path) -> dict[str, GateRecord]:

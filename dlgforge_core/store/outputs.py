@@ -9,7 +9,6 @@ holds an advisory file lock, so two processes (two language partitions) can shar
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 from collections import Counter
@@ -21,6 +20,7 @@ from typing import Any, Callable
 
 from dlgforge_core.store.atomic import dumps, write_json_atomic
 from dlgforge_core.store.jsonl import append_jsonl, read_jsonl, repair_torn_tail
+from dlgforge_core.store.locks import exclusive_lock
 
 SYNTHETIC = "synthetic_qa.jsonl"
 TURNS = "turns.jsonl"
@@ -113,13 +113,8 @@ class OutputStore:
     @contextmanager
     def lock(self) -> Iterator[None]:
         """Hold the folder's exclusive advisory lock (blocks; call off the event loop)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / LOCK, "a+b") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        with exclusive_lock(self.root / LOCK):
+            yield
 
     def accepted_records(self, run_id: str | None = None, language: str | None = None) -> Iterator[dict]:
         """Stream accepted records, optionally only one run id and/or language."""

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from tests.support.project import KB_FILES, merge, write_kb
+from tests.support.project import merge
 
 
 

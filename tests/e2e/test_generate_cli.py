@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.generate_project import (
-    assert_consistent_outputs, cli_command, cli_env, dlgforge, jsonl, write_config, write_kb,
+    assert_consistent_outputs, cli_command, cli_env, dlgforge, jsonl, write_config,
 )
 from tests.fake_llm.server import FakeLLMServer
+from tests.support.project import write_kb
 
 pytestmark = pytest.mark.slow
 

@@ -13,9 +13,10 @@ import pytest
 
 from dlgforge_core.config import load_config
 from dlgforge_core.export import prepare_export
-from tests.e2e.generate_project import dlgforge, jsonl, write_config, write_kb
+from tests.e2e.generate_project import dlgforge, jsonl, write_config
 from tests.fake_llm.handlers import judge_reply
 from tests.fake_llm.server import FakeLLMServer
+from tests.support.project import write_kb
 
 pytestmark = pytest.mark.slow
 
