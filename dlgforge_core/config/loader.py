@@ -8,13 +8,14 @@ from typing import Any
 
 import yaml
 from dotenv import dotenv_values
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from dlgforge_core.config.errors import format_validation_error
 from dlgforge_core.config.interpolate import apply_overrides, interpolate
 from dlgforge_core.config.models import MODEL_ENV_VARS, DlgforgeConfig
 from dlgforge_core.errors import ConfigError
 
+TAVILY_KEY_VAR = "TAVILY_API_KEY"
 # (dotted key, environment variable) filled from the environment when the key is unset.
 _ENV_FALLBACKS: tuple[tuple[str, str], ...] = (
     ("llm.api_key", "OPENAI_API_KEY"),
@@ -29,7 +30,8 @@ def load_config(
     """Load, validate and resolve the config at ``path``; raises ConfigError on any mistake.
 
     ``check_paths=False`` skips the existence check of the knowledge folder;
-    ``require_models=False`` skips the model check (commands that call no LLM, like ``kb``).
+    ``require_models=False`` skips the model and web search key checks (commands that call
+    no LLM, like ``kb``).
     """
     path = Path(path)
     source = str(path)
@@ -115,7 +117,6 @@ _NOT_AVAILABLE = {
     "run.distributed.enabled": lambda cfg: cfg.run.distributed.enabled,
     "llm.backend (vllm_managed)": lambda cfg: cfg.llm.backend == "vllm_managed",
     "store.backend (postgres)": lambda cfg: cfg.store.backend == "postgres",
-    "retrieval.web_search.enabled": lambda cfg: cfg.retrieval.web_search.enabled,
 }
 
 
@@ -128,6 +129,7 @@ def _check(cfg: DlgforgeConfig, source: str, check_paths: bool, require_models: 
                     f"{source}: llm.agents.{agent}.model: no model for agent {agent} "
                     f"(set llm.agents.{agent}.model, llm.model, {' or '.join(MODEL_ENV_VARS)})"
                 )
+    _resolve_web_search_key(cfg, source, required=require_models)
     if cfg.llm.backend == "vllm_attach" and not cfg.llm.routing.endpoints:
         raise ConfigError(f"{source}: llm.routing.endpoints: vllm_attach needs at least one endpoint")
     for key, wanted in _NOT_AVAILABLE.items():
@@ -138,4 +140,25 @@ def _check(cfg: DlgforgeConfig, source: str, check_paths: bool, require_models: 
     if check_paths and not cfg.knowledge_dir.is_dir():
         raise ConfigError(
             f"{source}: retrieval.knowledge_dir: folder not found: {cfg.knowledge_dir}"
+        )
+
+
+def _resolve_web_search_key(cfg: DlgforgeConfig, source: str, required: bool) -> None:
+    """Tavily's key: ``retrieval.web_search.api_key``, else ``TAVILY_API_KEY``; missing is an
+    error when ``required`` (commands that search the web).
+
+    The variable is read only for Tavily, so a Tavily key never goes to another provider.
+    """
+    web = cfg.retrieval.web_search
+    if not web.enabled or web.provider != "tavily":
+        return
+    if web.api_key is not None and web.api_key.get_secret_value():
+        return
+    from_env = cfg.env(TAVILY_KEY_VAR)
+    if from_env:
+        web.api_key = SecretStr(from_env)
+    elif required:
+        raise ConfigError(
+            f"{source}: retrieval.web_search.api_key: provider tavily needs an API key "
+            f"(set retrieval.web_search.api_key or {TAVILY_KEY_VAR})"
         )

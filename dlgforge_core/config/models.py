@@ -35,7 +35,7 @@ _HASH_EXCLUDE: dict[str, Any] = {
         "agents": {agent: {"api_key"} for agent in AGENTS},
         "routing": {"endpoints": {"__all__": {"api_key"}}},
     },
-    "retrieval": {"embeddings": {"api_key"}},
+    "retrieval": {"embeddings": {"api_key"}, "web_search": {"api_key"}},
     "saving": {"output_dir"},
     "store": {"dsn"},
 }

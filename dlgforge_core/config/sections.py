@@ -106,11 +106,36 @@ class EmbeddingsConfig(Section):
     api_key: SecretStr | None = None
 
 
+WEB_SEARCH_DEFAULT_URLS: dict[str, str] = {"tavily": "https://api.tavily.com"}
+"""Default ``retrieval.web_search.base_url`` per provider (SearxNG is self-hosted: none)."""
+
+
 class WebSearchConfig(Section):
-    """``retrieval.web_search``: optional web search tool for the responder (off by default)."""
+    """``retrieval.web_search``: optional web search tool for the responder (off by default).
+
+    When enabled, ``provider`` is required and ``base_url`` defaults per provider. The
+    Tavily key falls back to ``TAVILY_API_KEY`` (checked by the loader, which sees the env).
+    """
 
     enabled: bool = False
-    provider: str | None = None
+    provider: Literal["searxng", "tavily"] | None = None
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    max_results: int = Field(default=3, ge=1)
+    timeout: float = Field(default=15.0, gt=0.0)
+
+    @model_validator(mode="after")
+    def _usable_when_enabled(self) -> "WebSearchConfig":
+        if not self.enabled:
+            return self
+        if self.provider is None:
+            raise ValueError("provider: required when web search is enabled (searxng or tavily)")
+        if not self.base_url:
+            default = WEB_SEARCH_DEFAULT_URLS.get(self.provider)
+            if default is None:
+                raise ValueError(f"base_url: required for provider {self.provider} (the instance URL)")
+            self.base_url = default
+        return self
 
 
 class RetrievalConfig(Section):
@@ -124,6 +149,7 @@ class RetrievalConfig(Section):
     rebuild_index: bool = False
     hybrid: bool = True
     max_tool_rounds: int = Field(default=3, ge=1)
+    resident_max_chunks: int = Field(default=50_000, ge=0)
     rerank: RerankConfig = Field(default_factory=RerankConfig)
     embeddings: EmbeddingsConfig = Field(default_factory=EmbeddingsConfig)
     web_search: WebSearchConfig = Field(default_factory=WebSearchConfig)

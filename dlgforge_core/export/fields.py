@@ -30,7 +30,8 @@ DESCRIPTIONS: dict[str, str] = {
     "created_at": "UTC time the conversation was accepted",
     "n_turns": "number of turns", "user_persona": "user agent persona",
     "assistant_persona": "assistant persona", "topic": "seed topic", "seeded": "started from a seed question",
-    "turns": "the turns with questions, answers, grounding chunks, citations, candidates and judge output",
+    "turns": "the turns with questions, answers, grounding chunks, web sources (web search on), citations, "
+             "candidates and judge output",
     "conversation_judge": "conversation-level judge output or null",
     "models": "model used by each agent", "usage": "token usage per agent",
     "config_hash": "hash of the generating config", "kb_index_version": "fingerprint of the KB index used",

@@ -1,5 +1,8 @@
 """One conversation: n turns of question -> dedup -> KB search -> responder tool loop -> judge.
 
+The responder's loop may also search the web when ``retrieval.web_search`` is enabled; the
+results it found are recorded in the turn as ``web_sources`` and shown to the judge.
+
 Any ``LLMCallError`` (or exhausted dedup retries) ends the conversation with a named
 drop reason; the engine records it and moves on. Questions are reserved in the dedup
 memory as soon as they are accepted for a turn and released if the conversation drops.
@@ -15,7 +18,8 @@ from dlgforge_core.generation import prompts
 from dlgforge_core.generation.coverage import Planner
 from dlgforge_core.generation.dedup import QuestionIndex
 from dlgforge_core.generation.near_dup import NearDupFilter
-from dlgforge_core.generation.replies import FinalAnswerReply, QuestionReply, ResponderReply
+from dlgforge_core.generation.replies import FinalAnswerReply, QuestionReply, ResponderReply, responder_reply_model
+from dlgforge_core.generation.web_search import WebFindings, WebSearchTool
 from dlgforge_core.llm.errors import LLMCallError
 from dlgforge_core.store.run_state import utc_now
 
@@ -52,6 +56,7 @@ class LanguageContext:
     config_hash: str = ""
     judge_turns: bool = False
     judge_conversation: bool = False
+    web_search: WebSearchTool | None = None
 
 
 @dataclass
@@ -197,6 +202,7 @@ class ConversationRun:
                         self.cid, ctx.language, question, cand["answer"],
                         [{"chunk_id": s["chunk_id"], "text": s["text"]} for s in cand["shown"]],
                         cache_key=f"{self.cid}/t{t}/c{c}", turn_index=t,
+                        web_sources=cand.get("web_sources") or (),
                     )
                     for c, cand in enumerate(candidates)
                 )
@@ -222,53 +228,69 @@ class ConversationRun:
             "tool_rounds": best["tool_rounds"],
             "qa_judge": best.get("qa_judge"),
         }
+        if ctx.web_search is not None:
+            turn["web_sources"] = best["web_sources"]
         if count > 1:
-            turn["candidates"] = [
-                {"answer": c["answer"], "cited_chunk_ids": c["cited_chunk_ids"], "qa_judge": c.get("qa_judge")}
-                for c in candidates
-            ]
+            turn["candidates"] = [_candidate_row(c) for c in candidates]
         return turn, best["shown"]
 
     async def _tool_loop(
         self, t: int, cand: int, question: str, initial: list[dict], turns: list[dict]
     ) -> dict[str, Any]:
-        """The responder's bounded search/answer loop for one answer candidate."""
-        ctx, plan = self.ctx, self.plan
+        """The responder's bounded search/answer loop for one answer candidate.
+
+        Each round is one reply: a KB search, a web search (when enabled) or the answer.
+        A failed web search is shown to the model as a note; it never ends the loop.
+        """
+        ctx = self.ctx
         shown = {h["chunk_id"]: h for h in initial}
         searches: list[str] = []
+        web = WebFindings() if ctx.web_search is not None else None
         rounds = ctx.cfg.retrieval.max_tool_rounds
         for r in range(rounds):
-            last = r == rounds - 1
-            messages = prompts.responder_messages(
-                language=ctx.language,
-                persona=_persona(plan.assistant_persona),
-                previous_turns=turns,
-                question=question,
-                snippets=list(shown.values()),
-                searches=searches,
-                searches_left=rounds - 1 - r,
-            )
+            messages = self._responder_messages(turns, question, shown, searches, web, rounds - 1 - r)
             result = await ctx.llm.structured(
                 agent="kb_responder",
                 messages=messages,
-                schema=FinalAnswerReply if last else ResponderReply,
+                schema=FinalAnswerReply if r == rounds - 1 else responder_reply_model(web is not None),
                 cache_key=f"{self.cid}/t{t}/c{cand}/r{r}",
                 conversation_id=self.cid,
             )
             self.tally.add("kb_responder", result)
             reply: ResponderReply = result.value
             if reply.action == "answer":
-                cited = [cid for cid in dict.fromkeys(reply.cited_chunk_ids) if cid in shown]
-                return {
-                    "answer": reply.answer.strip(),
-                    "cited_chunk_ids": cited,
-                    "shown": list(shown.values()),
-                    "tool_rounds": r + 1,
-                }
+                return _candidate(reply, shown, web, r + 1)
+            if reply.action == "web_search" and web is not None:
+                query = reply.query.strip()
+                web.add(query, await ctx.web_search.search(query, self.cid))
+                continue
             searches.append(reply.query.strip())
             for hit in await ctx.kb.asearch(reply.query, ctx.cfg.retrieval.default_k):
                 shown.setdefault(hit.chunk_id, _hit_dict(hit))
         raise LLMCallError("invalid_json")  # unreachable: the last round only accepts an answer
+
+    def _responder_messages(
+        self,
+        turns: list[dict],
+        question: str,
+        shown: dict[str, dict],
+        searches: list[str],
+        web: WebFindings | None,
+        searches_left: int,
+    ) -> list[dict[str, str]]:
+        """The prompt of one tool round (the web tool described only when it is enabled)."""
+        return prompts.responder_messages(
+            language=self.ctx.language,
+            persona=_persona(self.plan.assistant_persona),
+            previous_turns=turns,
+            question=question,
+            snippets=list(shown.values()),
+            searches=searches,
+            searches_left=searches_left,
+            web_search=web is not None,
+            web_results=web.sources() if web is not None else (),
+            web_searches=web.lines if web is not None else (),
+        )
 
     def _record(self, turns: list[dict[str, Any]], topic: str | None) -> dict[str, Any]:
         ctx, plan = self.ctx, self.plan
@@ -290,6 +312,34 @@ class ConversationRun:
             "config_hash": ctx.config_hash,
             "kb_index_version": ctx.index_version,
         }
+
+
+def _candidate(
+    reply: ResponderReply, shown: dict[str, dict], web: WebFindings | None, rounds: int
+) -> dict[str, Any]:
+    """One answer candidate: the answer, its valid citations, what it was shown, its rounds."""
+    cited = [cid for cid in dict.fromkeys(reply.cited_chunk_ids) if cid in shown]
+    candidate: dict[str, Any] = {
+        "answer": reply.answer.strip(),
+        "cited_chunk_ids": cited,
+        "shown": list(shown.values()),
+        "tool_rounds": rounds,
+    }
+    if web is not None:
+        candidate["web_sources"] = web.sources()
+    return candidate
+
+
+def _candidate_row(candidate: dict[str, Any]) -> dict[str, Any]:
+    """A candidate as recorded in ``turns[].candidates`` (its web sources when web search is on)."""
+    row = {
+        "answer": candidate["answer"],
+        "cited_chunk_ids": candidate["cited_chunk_ids"],
+        "qa_judge": candidate.get("qa_judge"),
+    }
+    if "web_sources" in candidate:
+        row["web_sources"] = candidate["web_sources"]
+    return row
 
 
 def _persona(persona: Any) -> dict[str, str] | None:

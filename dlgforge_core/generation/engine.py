@@ -22,6 +22,7 @@ from dlgforge_core.generation.coverage import Planner
 from dlgforge_core.generation.memory import LoadedMemory, load_memory, load_personas_and_seeds
 from dlgforge_core.generation.run_log import RunLog
 from dlgforge_core.generation.summary import LanguageSummary, judge_mean_and_preview
+from dlgforge_core.generation.web_search import WebSearchProvider, WebSearchTool, make_web_search
 from dlgforge_core.store.outputs import OutputStore
 from dlgforge_core.store.run_state import DroppedConversation, LanguageState, RunStateStore, utc_now
 
@@ -37,13 +38,16 @@ async def generate_language(
     kb: Any,
     progress: Progress | None = None,
     judge: Any | None = None,
+    web_search: WebSearchProvider | None = None,
 ) -> LanguageSummary:
     """Generate until ``run.total_samples`` conversations of ``language`` are accepted.
 
     A no-op (zero LLM calls) when the language is already complete for the run id.
     Raises ``DlgforgeError`` when ``run.resume_run_id`` names a run with no state.
+    With ``retrieval.web_search`` enabled, the responder's web search uses ``web_search``
+    (the caller closes it), else a provider built from the config and closed at the end.
     """
-    run = _LanguageRun(cfg, language, llm, kb, progress, judge)
+    run = _LanguageRun(cfg, language, llm, kb, progress, judge, web_search)
     return await run.execute()
 
 
@@ -66,11 +70,21 @@ def run_language(cfg: Any, language: str, progress: Progress | None = None) -> L
 
 class _LanguageRun:
     def __init__(
-        self, cfg: Any, language: str, llm: Any, kb: Any, progress: Progress | None, judge: Any | None
+        self,
+        cfg: Any,
+        language: str,
+        llm: Any,
+        kb: Any,
+        progress: Progress | None,
+        judge: Any | None,
+        web_search: WebSearchProvider | None = None,
     ) -> None:
         self.cfg, self.language, self.llm, self.kb = cfg, language, llm, kb
         self.progress = progress
         self.judge = judge
+        self._web_provider = web_search
+        self.web: WebSearchTool | None = None
+        self._owns_web = False
         self.run_id: str = cfg.run.resume_run_id or cfg.run.run_id
         self.target: int = cfg.run.total_samples
         self.store = OutputStore(cfg)
@@ -98,7 +112,36 @@ class _LanguageRun:
         try:
             return await self._execute()
         finally:
-            self.log.close()
+            await self._close_web_search()
+            await asyncio.to_thread(self._close_logs)
+
+    def _close_logs(self) -> None:
+        """Close run.log and write the judge lines still buffered (judge.log stays open: other
+        languages of this process may still be judging)."""
+        from dlgforge_core.judge.logs import flush_judge_logs
+
+        self.log.close()
+        flush_judge_logs()
+
+    def _open_web_search(self) -> WebSearchTool | None:
+        """The responder's web search tool when enabled (provider given, else built here)."""
+        if not self.cfg.retrieval.web_search.enabled:
+            return None
+        owned = self._web_provider is None
+        provider = make_web_search(self.cfg) if owned else self._web_provider
+        self.web = WebSearchTool(provider, self.cfg.retrieval.web_search.max_results,
+                                 log=lambda line: self.log.warning("[%s] %s", self.language, line))
+        self._owns_web = owned
+        return self.web
+
+    async def _close_web_search(self) -> None:
+        """Log the web search counts and close the provider this run built."""
+        if self.web is None:
+            return
+        self.log.info("[%s] web search: %d searches, %d failed",
+                      self.language, self.web.searches, self.web.failures)
+        if self._owns_web:
+            await self.web.aclose()
 
     async def _execute(self) -> LanguageSummary:
         cfg = self.cfg
@@ -174,6 +217,7 @@ class _LanguageRun:
             config_hash=cfg.config_hash,  # computed once: hashing the config costs milliseconds
             judge_turns=online and cfg.judge.granularity == "turn",
             judge_conversation=online and cfg.judge.granularity == "conversation",
+            web_search=self._open_web_search(),
         )
 
     @staticmethod

@@ -2,7 +2,8 @@
 
 Only chunk ids and chunk text reach the models (``[chunk:<id>] text``): never file names
 or local paths. The language is stated as ``language: <code>`` so every backend (and the
-test server) can read it.
+test server) can read it. With web search enabled, the responder is also told about the
+``web_search`` action and shown web results as ``[web:<n>] title <url>: snippet``.
 """
 
 from __future__ import annotations
@@ -31,13 +32,23 @@ _RESPONDER_SYSTEM = """You are a helpful assistant answering from a knowledge ba
 language: {language}
 Answer in that language. Your persona:
 {persona}
-Use only the knowledge base snippets provided; if they do not contain the answer, say so.
+{sources_rule}
 Tool protocol, one JSON object per reply and nothing else:
 - to search the knowledge base again:
   {{"action": "search", "query": "<search text>", "answer": null, "cited_chunk_ids": []}}
-- to answer the user:
+{web_tool}- to answer the user:
   {{"action": "answer", "query": null, "answer": "<your reply>", "cited_chunk_ids": ["<ids of snippets used>"]}}
 You may search at most {searches_left} more time(s); after that you must answer."""
+
+
+_KB_ONLY_RULE = "Use only the knowledge base snippets provided; if they do not contain the answer, say so."
+_WEB_RULE = (
+    "Use only the knowledge base snippets and web results provided; if they do not contain the\n"
+    "answer, say so. Prefer the knowledge base; search the web only for what it lacks."
+)
+_WEB_TOOL = """- to search the web:
+  {"action": "web_search", "query": "<search text>", "answer": null, "cited_chunk_ids": []}
+"""
 
 
 def format_snippets(chunks: Sequence[Mapping[str, Any]]) -> str:
@@ -45,6 +56,16 @@ def format_snippets(chunks: Sequence[Mapping[str, Any]]) -> str:
     if not chunks:
         return "(no snippets)"
     return "\n\n".join(f"[chunk:{c['chunk_id']}] {str(c.get('text') or '').strip()}" for c in chunks)
+
+
+def format_web_results(results: Sequence[Mapping[str, Any]]) -> str:
+    """Web results as ``[web:<n>] title <url>: snippet`` lines (numbered from 1)."""
+    if not results:
+        return "(no web results)"
+    return "\n\n".join(
+        f"[web:{n}] {str(r.get('title') or '').strip()} <{r['url']}>: {str(r.get('snippet') or '').strip()}"
+        for n, r in enumerate(results, start=1)
+    )
 
 
 def _persona_text(persona: Mapping[str, Any] | None) -> str:
@@ -97,10 +118,22 @@ def responder_messages(
     snippets: Sequence[Mapping[str, Any]],
     searches: Sequence[str],
     searches_left: int,
+    web_search: bool = False,
+    web_results: Sequence[Mapping[str, Any]] = (),
+    web_searches: Sequence[str] = (),
 ) -> list[dict[str, str]]:
-    """Messages for one round of ``kb_responder``'s tool loop."""
+    """Messages for one round of ``kb_responder``'s tool loop.
+
+    ``web_search`` describes the web tool (off: the prompt is exactly the KB-only one);
+    ``web_searches`` are the lines describing the web searches made so far (queries and
+    failure notes) and ``web_results`` what they found.
+    """
     system = _RESPONDER_SYSTEM.format(
-        language=language, persona=_persona_text(persona), searches_left=searches_left
+        language=language,
+        persona=_persona_text(persona),
+        searches_left=searches_left,
+        sources_rule=_WEB_RULE if web_search else _KB_ONLY_RULE,
+        web_tool=_WEB_TOOL if web_search else "",
     )
     messages = [{"role": "system", "content": system}]
     for turn in previous_turns:
@@ -108,5 +141,8 @@ def responder_messages(
         messages.append({"role": "assistant", "content": turn["assistant_message"]})
     searched = "".join(f"\nYou searched for: {q}" for q in searches)
     context = f"Knowledge base snippets:{searched}\n{format_snippets(snippets)}"
+    if web_searches:
+        made = "".join(f"\n{line}" for line in web_searches)
+        context += f"\n\nWeb search results:{made}\n{format_web_results(web_results)}"
     messages.append({"role": "user", "content": f"{question}\n\n---\n{context}"})
     return messages

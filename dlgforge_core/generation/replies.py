@@ -1,7 +1,8 @@
 """The JSON contracts of the generation agents (``qa_generator`` and ``kb_responder``).
 
-The responder's tool loop is expressed in JSON (``action: search | answer``) rather than
-native tool calls, so it works on every backend, including a small local model.
+The responder's tool loop is expressed in JSON (``action: search | answer``, plus
+``web_search`` when the web search tool is enabled) rather than native tool calls, so it
+works on every backend, including a small local model.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_QUERY_ACTIONS = ("search", "web_search")
 
 
 class QuestionReply(BaseModel):
@@ -39,11 +42,28 @@ class ResponderReply(BaseModel):
 
     @model_validator(mode="after")
     def _complete(self) -> "ResponderReply":
-        if self.action == "search" and not (self.query or "").strip():
-            raise ValueError("a 'search' action needs a non-empty query")
+        if self.action in _QUERY_ACTIONS and not (self.query or "").strip():
+            raise ValueError(f"a '{self.action}' action needs a non-empty query")
         if self.action == "answer" and not (self.answer or "").strip():
             raise ValueError("an 'answer' action needs a non-empty answer")
         return self
+
+
+# A separate class rather than a wider ResponderReply: while web search is off, the schema
+# (and with it every request and cache key) stays exactly as it was. The docstring is sent
+# to the model as the schema's description.
+class WebResponderReply(ResponderReply):
+    """One step of the responder's tool loop: search the knowledge base, search the web, or answer."""
+
+    action: Literal["search", "web_search", "answer"] = Field(
+        description="'search' to query the knowledge base, 'web_search' to search the web, 'answer' to reply."
+    )
+    query: str | None = Field(default=None, description="The search query when action is 'search' or 'web_search'.")
+
+
+def responder_reply_model(web_search: bool) -> type[ResponderReply]:
+    """The reply model of a non-final tool round: with the ``web_search`` action only when enabled."""
+    return WebResponderReply if web_search else ResponderReply
 
 
 class FinalAnswerReply(ResponderReply):

@@ -1,4 +1,4 @@
-"""``logs/run.log``: progress and drop lines, written by a queue listener thread."""
+"""``logs/run.log``: progress and drop lines, written by a writer thread."""
 
 from __future__ import annotations
 

@@ -59,8 +59,10 @@ class Judge:
         cache_key: str,
         *,
         turn_index: int | None = None,
+        web_sources: Sequence[Mapping[str, Any]] = (),
     ) -> dict[str, Any]:
-        """Score one answer; ``chunks`` are ``[{"chunk_id", "text"}]`` it was grounded on."""
+        """Score one answer; ``chunks`` are ``[{"chunk_id", "text"}]`` it was grounded on and
+        ``web_sources`` the web results (``[{url, title, snippet}]``) it was given."""
         messages = prompts.turn_messages(
             language=language,
             question=question,
@@ -69,6 +71,7 @@ class Judge:
             score_min=self.score_min,
             score_max=self.score_max,
             reasons=self.reasons,
+            web_sources=web_sources,
         )
         judgement = await self._ask(messages, cache_key, conversation_id)
         turn = "?" if turn_index is None else turn_index

@@ -1,7 +1,7 @@
 """The judge's own log file, ``logs/judge.log``, written off the event loop thread.
 
-Each output folder gets one dedicated logger whose records go through a
-``QueueHandler`` to a ``QueueListener`` thread that owns the file, so a judge call
+Each output folder gets one dedicated logger whose records are buffered and written by
+a writer thread that owns the file (``dlgforge_core.store.line_log``), so a judge call
 never blocks the event loop on disk I/O. Lines hold ids, scores and labels only,
 never prompts or answers.
 """
@@ -27,6 +27,14 @@ def judge_logger(log_dir: Path) -> logging.Logger:
             _LOGS[path] = QueuedFileLog(path, logging.Formatter(
                 "%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S"))
         return _LOGS[path].logger
+
+
+def flush_judge_logs() -> None:
+    """Write every judge log's buffered lines now (the logs stay open)."""
+    with _LOCK:
+        logs = list(_LOGS.values())
+    for log in logs:
+        log.flush()
 
 
 def close_judge_logs() -> None:

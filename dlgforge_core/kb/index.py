@@ -128,6 +128,12 @@ class ChunkIndex:
             return pa.table({name: [] for name in META_COLUMNS})
         return self.table.search().select(META_COLUMNS).limit(None).to_arrow()
 
+    def snapshot(self) -> pa.Table:
+        """Every row, vectors included (for ``ResidentIndex``)."""
+        if self.table is None:
+            return pa.table({name: [] for name in [*META_COLUMNS, "vector"]})
+        return self.table.to_arrow()
+
     def vector_search(self, vector: np.ndarray, limit: int,
                       sources: Sequence[str] | None = None) -> list[dict]:
         """Nearest chunks by cosine distance; rows carry ``_distance``."""

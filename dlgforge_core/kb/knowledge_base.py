@@ -18,6 +18,7 @@ from dlgforge_core.kb.embeddings import make_embedder
 from dlgforge_core.kb.index import ChunkIndex
 from dlgforge_core.kb.manifest import Manifest, load_manifest
 from dlgforge_core.kb.query_batcher import QueryBatcher
+from dlgforge_core.kb.resident import ResidentIndex
 from dlgforge_core.kb.search import Reranker, SearchHit, search
 
 _QUERY_CACHE = 512
@@ -49,6 +50,9 @@ class KnowledgeBase:
         self.reranker = self._make_reranker()
         self._catalog: _Catalog | None = None
         self._manifest: Manifest | None = None
+        self._resident: ResidentIndex | None = None
+        self._resident_checked = False
+        self._resident_lock = threading.Lock()
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         self._batcher: tuple[asyncio.AbstractEventLoop, QueryBatcher] | None = None
@@ -75,6 +79,8 @@ class KnowledgeBase:
         with self._lock:
             self._catalog, self._manifest = None, None
             self.index = ChunkIndex(self.index_dir)
+        with self._resident_lock:
+            self._resident, self._resident_checked = None, False
         return report
 
     @property
@@ -129,8 +135,21 @@ class KnowledgeBase:
                 sources: Sequence[str] | None, mode: str) -> list[SearchHit]:
         self.manifest  # raises when there is no index yet
         k = int(k or self.retrieval.default_k)
-        return search(self.index, encode_query, query, k, list(sources or []) or None,
+        return search(self._searchable(), encode_query, query, k, list(sources or []) or None,
                       mode, self.reranker)
+
+    def _searchable(self) -> ChunkIndex | ResidentIndex:
+        """The in-memory copy of the index when it is small enough, else LanceDB on disk.
+
+        Loaded once (on the first search after a build) and shared by every search thread.
+        """
+        with self._resident_lock:
+            if not self._resident_checked:
+                limit = int(getattr(self.retrieval, "resident_max_chunks", 0) or 0)
+                if 0 < self.index.count() <= limit:
+                    self._resident = ResidentIndex(self.index.snapshot())
+                self._resident_checked = True
+            return self._resident or self.index
 
     def _query_batcher(self) -> QueryBatcher:
         loop = asyncio.get_running_loop()

@@ -6,17 +6,25 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from dlgforge_core.errors import KBError
-from dlgforge_core.kb.index import ChunkIndex
 
 MODES = ("hybrid", "vector", "fts")
 RRF_K = 60
 _rerankers: dict[str, Any] = {}
 _rerankers_lock = threading.Lock()
+
+
+class SearchableIndex(Protocol):
+    """What ``search`` needs: ``ChunkIndex`` (LanceDB on disk) and ``ResidentIndex`` (memory)."""
+
+    def vector_search(self, vector: np.ndarray, limit: int,
+                      sources: Sequence[str] | None = None) -> list[dict]: ...
+
+    def fts_search(self, text: str, limit: int, sources: Sequence[str] | None = None) -> list[dict]: ...
 
 
 @dataclass(frozen=True)
@@ -45,7 +53,7 @@ def _hit(row: dict, score: float) -> SearchHit:
                      position=int(row["position"]), heading=row["heading"], score=float(score))
 
 
-def search(index: ChunkIndex, encode_query: Callable[[str], np.ndarray], query: str, k: int,
+def search(index: SearchableIndex, encode_query: Callable[[str], np.ndarray], query: str, k: int,
            sources: Sequence[str] | None = None, mode: str = "hybrid",
            reranker: "Reranker | None" = None) -> list[SearchHit]:
     """Top ``k`` chunks for ``query``: see ``KnowledgeBase.search``."""

@@ -1,7 +1,7 @@
-"""``logs/llm.log``: one line per LLM call, written by a queue listener thread.
+"""``logs/llm.log``: one line per LLM call, written by a writer thread.
 
-The event loop only formats a short line and puts it on a queue; the file is written by the
-listener's thread. Lines carry agent, model, endpoint (credentials stripped), latency,
+The event loop only appends a log record to a buffer; the file is written by the writer
+thread (see ``dlgforge_core.store.line_log``). Lines carry agent, model, endpoint (credentials stripped), latency,
 tokens and outcome, never prompts, replies or keys.
 """
 
@@ -40,7 +40,7 @@ class CallLog:
             prompt_tokens, completion_tokens, outcome)
 
     def close(self) -> None:
-        """Flush pending lines and stop the listener thread."""
+        """Flush pending lines and stop the writer thread."""
         if self._file is not None:
             self._file.close()
             self._file = None

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-_CONFIG_VARS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "LLM_MODEL", "OPENAI_MODEL", "DLGFORGE_STORE_DSN")
+_CONFIG_VARS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "LLM_MODEL", "OPENAI_MODEL", "DLGFORGE_STORE_DSN",
+                "TAVILY_API_KEY")
 
 
 @pytest.fixture(autouse=True)

@@ -25,12 +25,18 @@ BAD_CONFIGS = {
     "missing_kb": (GOOD + "retrieval:\n  knowledge_dir: no_such_docs\n", "retrieval.knowledge_dir: folder not found"),
     "yaml_syntax": (GOOD + "run:\n  batch_size: [1, 2\n", "bad.yaml: line"),
     "unset_variable": ("llm:\n  model: ${NO_SUCH_MODEL_VAR}\n", "llm.model: environment variable NO_SUCH_MODEL_VAR"),
+    "web_search_without_provider": (GOOD + "retrieval:\n  web_search: {enabled: true}\n",
+                                    "retrieval.web_search.provider: required when web search is enabled"),
+    "searxng_without_base_url": (GOOD + "retrieval:\n  web_search: {enabled: true, provider: searxng}\n",
+                                 "retrieval.web_search.base_url: required for provider searxng"),
+    "tavily_without_key": (GOOD + "retrieval:\n  web_search: {enabled: true, provider: tavily}\n",
+                           "retrieval.web_search.api_key: provider tavily needs an API key"),
 }
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items()
-           if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "LLM_MODEL", "OPENAI_MODEL")
+           if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "LLM_MODEL", "OPENAI_MODEL", "TAVILY_API_KEY")
            and not k.startswith("DLGFORGE__")}
     env["HF_HUB_OFFLINE"] = "1"
     return subprocess.run([sys.executable, "-m", "dlgforge_assets", *args], cwd=cwd, env=env,

@@ -296,8 +296,49 @@ def test_commented_out_section_reads_as_empty(write_config) -> None:
     ("run:\n  distributed: {enabled: true}\n", "run.distributed.enabled"),
     ("llm:\n  backend: vllm_managed\n  vllm: {model: m}\n", "llm.backend (vllm_managed)"),
     ("store:\n  backend: postgres\n  dsn: postgresql://u@h/db\n", "store.backend (postgres)"),
-    ("retrieval:\n  web_search: {enabled: true}\n", "retrieval.web_search.enabled"),
 ])
 def test_features_not_yet_available_are_refused_not_ignored(write_config, yaml_text, key) -> None:
     with pytest.raises(ConfigError, match=re.escape(f"{key}: not available in this version")):
         load_config(write_config("llm:\n  model: m\n" + yaml_text if "llm:" not in yaml_text else yaml_text))
+
+
+def test_web_search_is_off_by_default_and_defaults_per_provider(write_config) -> None:
+    web = load_config(write_config("llm: {model: m}\n")).retrieval.web_search
+    assert (web.enabled, web.provider, web.base_url, web.api_key, web.max_results, web.timeout) == (
+        False, None, None, None, 3, 15.0)
+    searx = load_config(write_config(
+        "llm: {model: m}\nretrieval:\n  web_search: {enabled: true, provider: searxng, "
+        "base_url: 'http://127.0.0.1:8888', max_results: 5, timeout: 2.5}\n")).retrieval.web_search
+    assert (searx.base_url, searx.max_results, searx.timeout, searx.api_key) == ("http://127.0.0.1:8888", 5, 2.5, None)
+
+
+@pytest.mark.parametrize("yaml_text, message", [
+    ("{enabled: true}", "retrieval.web_search.provider: required when web search is enabled"),
+    ("{enabled: true, provider: searxng}", "retrieval.web_search.base_url: required for provider searxng"),
+    ("{enabled: true, provider: tavily}", "retrieval.web_search.api_key: provider tavily needs an API key"),
+    ("{enabled: true, provider: bing}", "retrieval.web_search.provider: Input should be 'searxng' or 'tavily'"),
+    ("{enabled: true, provider: searxng, base_url: 'http://h', max_results: 0}",
+     "retrieval.web_search.max_results: Input should be greater than or equal to 1"),
+])
+def test_unusable_web_search_names_the_key(write_config, yaml_text, message) -> None:
+    path = write_config(f"llm: {{model: m}}\nretrieval:\n  web_search: {yaml_text}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value).startswith(f"{path}: {message}") and "\n" not in str(err.value)
+
+
+def test_tavily_key_from_env_file_stays_secret(write_config, project: Path) -> None:
+    (project / ".env").write_text("TAVILY_API_KEY=tvly-from-dotenv-123\n")
+    cfg = load_config(write_config("llm: {model: m}\nretrieval:\n  web_search: {enabled: true, provider: tavily}\n"))
+    web = cfg.retrieval.web_search
+    assert web.base_url == "https://api.tavily.com"
+    assert web.api_key.get_secret_value() == "tvly-from-dotenv-123"
+    assert "tvly-from-dotenv-123" not in repr(cfg) and "tvly-from-dotenv-123" not in str(cfg.canonical_dump())
+    without_key = load_config(write_config("llm: {model: m}\n")).config_hash
+    explicit = write_config("llm: {model: m}\nretrieval:\n  web_search: {enabled: true, provider: tavily, api_key: other}\n")
+    assert load_config(explicit).config_hash == cfg.config_hash != without_key  # the key is not hashed
+    # commands that call no LLM (`dlgforge kb`) do not need the key
+    os.environ.pop("TAVILY_API_KEY")
+    (project / ".env").unlink()
+    keyless = write_config("llm: {model: m}\nretrieval:\n  web_search: {enabled: true, provider: tavily}\n")
+    assert load_config(keyless, require_models=False).retrieval.web_search.api_key is None

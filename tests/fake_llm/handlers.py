@@ -6,7 +6,8 @@ HTTP error instead.
 
 Conventions shared with the generation engine: chunks shown to a model are marked
 ``[chunk:<id>]`` in the prompt, and the language of a conversation appears as
-``language: <code>`` (any case; ``=`` also accepted).
+``language: <code>`` (any case; ``=`` also accepted); a web search already made is
+reported as ``You searched the web for: <query>``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from tests.fake_llm.records import RecordedRequest
 
 Handler = Callable[[RecordedRequest], "dict | str"]
 
+WEB_SEARCHED = "You searched the web for:"  # how the engine reports a web search in the prompt
 CHUNK_ID = re.compile(r"\[chunk:([^\]\s]+)\]")
 LANGUAGE = re.compile(r"\blanguage\s*[:=]\s*\"?([A-Za-z]{2,3}(?:[-_][A-Za-z]{2,4})?)\b",
                       re.IGNORECASE)
@@ -63,6 +65,26 @@ def search_then_answer_reply(req: RecordedRequest) -> dict[str, Any]:
     return responder_reply(req)
 
 
+def web_search_then_answer_reply(req: RecordedRequest) -> dict[str, Any]:
+    """Search the web once when the request offers the ``web_search`` action, then answer.
+
+    The action is offered by the reply schema's ``action`` enum (or, without a schema, by the
+    prompt's tool protocol); a prompt that already reports a web search gets the answer.
+    """
+    if _offers_web_search(req) and WEB_SEARCHED not in req.prompt_text:
+        question = req.last_user_message.split("\n\n---", 1)[0].strip()
+        return {"action": "web_search", "query": question[:200] or "overview",
+                "answer": None, "cited_chunk_ids": []}
+    return responder_reply(req)
+
+
+def _offers_web_search(req: RecordedRequest) -> bool:
+    schema = req.json_schema
+    if schema is not None:
+        return "web_search" in (_property(schema, "action").get("enum") or [])
+    return '"action": "web_search"' in req.prompt_text
+
+
 def judge_reply(req: RecordedRequest) -> dict[str, Any]:
     """Score 4 (clamped to the schema's range) with the first allowed reason, if any."""
     schema = req.json_schema or {}
@@ -102,6 +124,7 @@ SCRIPTS: dict[str, dict[str, Handler]] = {
     "default": {},
     "same_question": {"qa_generator": same_question_reply},
     "search_then_answer": {"kb_responder": search_then_answer_reply},
+    "web_search_then_answer": {"kb_responder": web_search_then_answer_reply},
     "broken_json": {agent: broken_json_reply for agent in DEFAULT_HANDLERS},
     "empty": {agent: empty_reply for agent in DEFAULT_HANDLERS},
 }

@@ -159,3 +159,22 @@ def test_conversation_committed_while_judging_is_kept(server, make_config):
     assert (cfg.output_dir / "conversations" / "main-en-000001.json").exists()
     turns = store.path("turns.jsonl").read_text().splitlines()
     assert len(turns) == 2
+
+
+@pytest.mark.parametrize("granularity", ["turn", "conversation"])
+def test_offline_judge_is_shown_the_recorded_web_sources(server, make_config, granularity):
+    cfg = project(make_config, server, {"judge": {"enabled": True, "granularity": granularity,
+                                                  "reasons": ["grounded"]}})
+    web = {"url": "https://help.example.test/refunds", "title": "Refund timing",
+           "snippet": "Card refunds appear within ten banking days."}
+    with_web, kb_only = record(0, 2), record(1, 1)
+    with_web["turns"][1]["web_sources"] = [web]
+    OutputStore(cfg).commit_many([with_web, kb_only])
+    summary, _ = judge_once(cfg)
+    assert summary.judged == 2
+    prompts = {r.conversation_id: [] for r in server.calls("qa_judge")}
+    for r in server.calls("qa_judge"):
+        prompts[r.conversation_id].append(r.prompt_text)
+    shown = f"[web:1] Refund timing <{web['url']}>: {web['snippet']}"
+    assert sum(shown in p for p in prompts["main-en-000000"]) == 1
+    assert not any("Web search results" in p for p in prompts["main-en-000001"])

@@ -1,0 +1,75 @@
+"""The responder's web search tool: a provider behind failure notes, counts and a log line.
+
+A failed search never aborts a conversation: the responder is told ``web search failed:
+<reason>`` and its loop goes on. ``WebFindings`` is what one answer candidate has found so
+far (results deduplicated by URL, plus the lines describing each search for the prompt).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dlgforge_core.generation.web_search.base import WebResult, WebSearchError, WebSearchProvider
+
+
+@dataclass(frozen=True)
+class WebSearchOutcome:
+    """The results of one search, or ``error`` (the note shown to the model) when it failed."""
+
+    results: list[WebResult]
+    error: str | None = None
+
+
+class WebSearchTool:
+    """Runs searches for the responder with ``k`` results each; counts and logs failures.
+
+    ``log`` receives one line per failed search (conversation id, provider, reason; never
+    the key or the URL).
+    """
+
+    def __init__(self, provider: WebSearchProvider, k: int, log: Callable[[str], None] | None = None) -> None:
+        self.provider = provider
+        self.k = k
+        self._log = log
+        self.searches = 0
+        self.failures = 0
+
+    async def search(self, query: str, conversation_id: str) -> WebSearchOutcome:
+        """Search ``query``; a provider failure becomes an outcome with an error note."""
+        self.searches += 1
+        try:
+            return WebSearchOutcome(results=await self.provider.search(query, self.k))
+        except WebSearchError as err:
+            self.failures += 1
+            if self._log is not None:
+                self._log(f"web search failed conversation={conversation_id} "
+                          f"provider={self.provider.name} reason={err.reason}")
+            return WebSearchOutcome(results=[], error=f"web search failed: {err.reason}")
+
+    async def aclose(self) -> None:
+        """Close the provider's connections."""
+        await self.provider.aclose()
+
+
+@dataclass
+class WebFindings:
+    """What one answer candidate found on the web: results by URL and the search log lines."""
+
+    results: dict[str, WebResult] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+
+    def add(self, query: str, outcome: WebSearchOutcome) -> None:
+        """Record one search: its query line, its failure note or result count, its results."""
+        self.lines.append(f"You searched the web for: {query}")
+        if outcome.error is not None:
+            self.lines.append(outcome.error)
+        elif not outcome.results:
+            self.lines.append("(no web results)")
+        for result in outcome.results:
+            self.results.setdefault(result.url, result)
+
+    def sources(self) -> list[dict[str, Any]]:
+        """The results as turn provenance: ``[{url, title, snippet}]`` in the order found."""
+        return [result.model_dump() for result in self.results.values()]
