@@ -21,9 +21,10 @@ _POOLING_KEYS = {"pooling_mode_cls_token": "cls", "pooling_mode_max_tokens": "ma
 _POOLING_MODES = set(_POOLING_KEYS.values())
 _WORD_TABLE = "embeddings.word_embeddings.weight"
 _TOKEN_BUDGET = 2048  # at most this many (padded) tokens per forward pass: bounds memory
-# Attention runs in blocks of query rows with rows * length * head size <= this: bounds
-# the score matrices (<= ~18 MB with the token budget) at little cost in speed.
-_ATTENTION_BLOCK = 1 << 20
+# Attention runs in blocks of query rows with rows * length * head size <= this: bounds the
+# score matrices (<= ~9 MB with the token budget), and OpenBLAS keeps products this small
+# on one thread (its thread pool costs more than it saves there, badly on a busy machine).
+_ATTENTION_BLOCK = 1 << 18
 # Eigen's float32 rational approximation of erf on [-4, 4] (max error 7e-8 in float64):
 # erf(z) = z * P(z^2) / Q(z^2), coefficients from the highest power down.
 _ERF_P = tuple(np.float32(c) for c in (

@@ -59,7 +59,7 @@ def make_embedder(settings: Any, base_dir: Path) -> Embedder:
     if backend != "sentence_transformers":
         raise KBError(f"retrieval.embeddings.backend: unknown backend {backend!r}")
     embedder = SentenceTransformerEmbedder(settings, base_dir)
-    if _numpy_capable(embedder):
+    if _numpy_capable(embedder, getattr(settings, "runtime", "auto") or "auto"):
         return BertEncoderEmbedder(embedder.location, embedder.identity, embedder.batch_size)
     return embedder
 
@@ -75,13 +75,22 @@ def _gpu_present() -> bool:
     return any(Path(p).exists() for p in ("/dev/nvidiactl", "/proc/driver/nvidia", "/dev/kfd"))
 
 
-def _numpy_capable(embedder: SentenceTransformerEmbedder) -> bool:
-    """A local BERT folder on the CPU, without remote code: the NumPy encoder can run it."""
+def _numpy_capable(embedder: SentenceTransformerEmbedder, runtime: str) -> bool:
+    """Whether to run the model with the NumPy encoder: ``runtime: numpy``, or ``auto`` for a
+    local BERT folder on the CPU without remote code. ``numpy`` on a model it cannot run is
+    the user's mistake, named in the error."""
     from dlgforge_core.kb.bert_encoder import supports
 
+    if runtime == "torch":
+        return False
     on_cpu = embedder.device == "cpu" or (embedder.device == "auto" and not _gpu_present())
-    return (on_cpu and embedder.local and not embedder.trust_remote_code
-            and supports(embedder.location))
+    capable = (on_cpu and embedder.local and not embedder.trust_remote_code
+               and supports(embedder.location))
+    if runtime == "numpy" and not capable:
+        raise KBError(f"retrieval.embeddings.runtime: numpy cannot run {embedder.location!r} "
+                      "(it needs a local BERT-family sentence-transformers folder, device cpu and "
+                      "trust_remote_code false); use runtime auto or torch")
+    return capable
 
 
 def _normalize(vectors: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ import pyarrow as pa
 from dlgforge_core.kb.index import META_COLUMNS, fts_terms
 
 _ANALYZER = "dlgforge_fts"
-_WRITER_HEAP = 64 * 1024 * 1024
+_WRITER_HEAP = 15_000_000  # tantivy's minimum: the arena is resident memory while indexing
 
 
 def _analyzer():

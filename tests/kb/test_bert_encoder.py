@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from dlgforge_core.config.sections import EmbeddingsConfig
+from dlgforge_core.errors import KBError
 from dlgforge_core.kb import bert_encoder, embeddings
 from dlgforge_core.kb.bert_encoder import BertEncoder, supports
 from dlgforge_core.kb.embeddings import (BertEncoderEmbedder, SentenceTransformerEmbedder,
@@ -280,6 +281,17 @@ def test_make_embedder_keeps_sentence_transformers_otherwise(tmp_path):
                      EmbeddingsConfig(model="someone/remote-model")):
         embedder = make_embedder(settings, tmp_path)
         assert type(embedder) is SentenceTransformerEmbedder, settings
+
+
+def test_runtime_setting_forces_torch_or_numpy(tmp_path):
+    torch_path = make_embedder(EmbeddingsConfig(runtime="torch"), Path("."))
+    assert type(torch_path) is SentenceTransformerEmbedder
+    assert torch_path.identity == make_embedder(EmbeddingsConfig(), Path(".")).identity
+    assert isinstance(make_embedder(EmbeddingsConfig(runtime="numpy"), Path(".")), BertEncoderEmbedder)
+    other = _model_copy(tmp_path, "not_bert_numpy")
+    _rewrite(other / "config.json", model_type="distilbert")
+    with pytest.raises(KBError, match=r"retrieval\.embeddings\.runtime: numpy cannot run"):
+        make_embedder(EmbeddingsConfig(model=str(other), runtime="numpy"), tmp_path)
 
 
 def test_device_auto_uses_numpy_only_without_a_gpu(monkeypatch):
