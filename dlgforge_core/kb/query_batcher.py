@@ -4,16 +4,33 @@ With many conversation slots in flight, each turn's KB search needs one query em
 Encoding them one by one costs a full model forward pass each; queries that arrive while a
 batch is being encoded wait for the next batch instead, so the model sees batches whose size
 follows the load, and the event loop never blocks on the model.
+
+Every batch runs on one dedicated thread per process. Spread over the default pool's
+threads, each thread's allocator arena kept its own high-water mark of activations (about
++100 MB of resident memory over a long run); on one thread they are reused.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 Encode = Callable[[list[str]], np.ndarray]
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _embedding_thread() -> ThreadPoolExecutor:
+    """The process's one query-embedding thread (started on first use)."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dlgforge-embed")
+        return _executor
 
 
 class QueryBatcher:
@@ -42,7 +59,8 @@ class QueryBatcher:
                 batch = self._pending[: self._max_batch]
                 del self._pending[: len(batch)]
                 try:
-                    vectors = await asyncio.to_thread(self._encode, [text for text, _ in batch])
+                    vectors = await asyncio.get_running_loop().run_in_executor(
+                        _embedding_thread(), self._encode, [text for text, _ in batch])
                 except Exception as err:  # every waiter sees the failure, none hangs
                     for _, future in batch:
                         if not future.done():
