@@ -7,7 +7,7 @@ run state, plus what the LLM client spent since this language started.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 AGENTS = ("qa_generator", "kb_responder", "qa_judge")
@@ -38,6 +38,14 @@ def add_usage(a: UsageByAgent, b: UsageByAgent) -> dict[str, dict[str, int]]:
         slot = total.setdefault(agent, {})
         for key, value in counters.items():
             slot[key] = slot.get(key, 0) + int(value)
+    return total
+
+
+def total_usage(usages: Iterable[UsageByAgent]) -> dict[str, dict[str, int]]:
+    """Sum many usage mappings (e.g. every language state of one run)."""
+    total: dict[str, dict[str, int]] = {}
+    for usage in usages:
+        total = add_usage(total, usage)
     return total
 
 

@@ -16,13 +16,13 @@ from collections.abc import Callable
 from typing import Any
 
 from dlgforge_core.errors import DlgforgeError
-from dlgforge_core.generation.budget import BudgetGovernor, add_usage, usage_delta
+from dlgforge_core.generation.budget import BudgetGovernor, add_usage, total_usage, usage_delta
 from dlgforge_core.generation.conversation import ConversationDropped, ConversationRun, LanguageContext
 from dlgforge_core.generation.coverage import Planner
 from dlgforge_core.generation.memory import LoadedMemory, load_memory, load_personas_and_seeds
 from dlgforge_core.generation.run_log import RunLog
 from dlgforge_core.generation.summary import LanguageSummary, judge_mean_and_preview
-from dlgforge_core.generation.web_search import WebSearchProvider, WebSearchTool, make_web_search
+from dlgforge_core.generation.web_search import WebSearchProvider, WebSearchTool
 from dlgforge_core.store.outputs import OutputStore
 from dlgforge_core.store.run_state import DroppedConversation, LanguageState, RunStateStore, utc_now
 
@@ -84,7 +84,6 @@ class _LanguageRun:
         self.judge = judge
         self._web_provider = web_search
         self.web: WebSearchTool | None = None
-        self._owns_web = False
         self.run_id: str = cfg.run.resume_run_id or cfg.run.run_id
         self.target: int = cfg.run.total_samples
         self.store = OutputStore(cfg)
@@ -125,13 +124,8 @@ class _LanguageRun:
 
     def _open_web_search(self) -> WebSearchTool | None:
         """The responder's web search tool when enabled (provider given, else built here)."""
-        if not self.cfg.retrieval.web_search.enabled:
-            return None
-        owned = self._web_provider is None
-        provider = make_web_search(self.cfg) if owned else self._web_provider
-        self.web = WebSearchTool(provider, self.cfg.retrieval.web_search.max_results,
-                                 log=lambda line: self.log.warning("[%s] %s", self.language, line))
-        self._owns_web = owned
+        self.web = WebSearchTool.for_run(
+            self.cfg, self._web_provider, log=lambda line: self.log.warning("[%s] %s", self.language, line))
         return self.web
 
     async def _close_web_search(self) -> None:
@@ -140,8 +134,7 @@ class _LanguageRun:
             return
         self.log.info("[%s] web search: %d searches, %d failed",
                       self.language, self.web.searches, self.web.failures)
-        if self._owns_web:
-            await self.web.aclose()
+        await self.web.aclose()
 
     async def _execute(self) -> LanguageSummary:
         cfg = self.cfg
@@ -169,7 +162,8 @@ class _LanguageRun:
         # The attempt cap is per invocation: drops of an earlier, failed invocation (a dead
         # server, say) must not use up the attempts of the resume.
         self.attempts = self.accepted
-        prior_usage = await asyncio.to_thread(self._prior_run_usage)
+        prior_usage = await asyncio.to_thread(
+            lambda: total_usage(state.usage for state in self.states.states_of(self.run_id)))
         self.budget = BudgetGovernor(cfg.run.budget, prior_usage, self.llm.usage.by_agent)
         self._started = time.monotonic()
         self.log.info("[%s] run %s: %d/%d accepted at start, batch_size %d",
@@ -365,12 +359,6 @@ class _LanguageRun:
             self.progress(self.accepted, self.target, rate, eta)
 
     # -- end -------------------------------------------------------------------------
-
-    def _prior_run_usage(self) -> dict[str, dict[str, int]]:
-        total: dict[str, dict[str, int]] = {}
-        for state in self.states.states_of(self.run_id):
-            total = add_usage(total, state.usage)
-        return total
 
     async def _finish(
         self, memory: LoadedMemory, usage_before: dict, calls_before: int, status: str

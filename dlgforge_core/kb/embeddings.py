@@ -93,6 +93,12 @@ def _numpy_capable(embedder: SentenceTransformerEmbedder, runtime: str) -> bool:
     return capable
 
 
+def _load_error(location: str, err: Exception) -> KBError:
+    """The one-line error for a model that would not load."""
+    return KBError(f"retrieval.embeddings.model: cannot load {location!r} "
+                   f"({type(err).__name__}: {str(err).splitlines()[0][:200]})")
+
+
 def _normalize(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -137,8 +143,7 @@ class SentenceTransformerEmbedder:
                                        trust_remote_code=self.trust_remote_code,
                                        local_files_only=self.local)
         except Exception as err:  # any load failure is a set-up problem of the user's
-            raise KBError(f"retrieval.embeddings.model: cannot load {self.location!r} "
-                          f"({type(err).__name__}: {str(err).splitlines()[0][:200]})") from err
+            raise _load_error(self.location, err) from err
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Normalized embeddings of ``texts``, in batches of ``batch_size``."""
@@ -183,8 +188,7 @@ class BertEncoderEmbedder:
         try:
             return BertEncoder(self.location)
         except Exception as err:  # any load failure is a set-up problem of the user's
-            raise KBError(f"retrieval.embeddings.model: cannot load {self.location!r} "
-                          f"({type(err).__name__}: {str(err).splitlines()[0][:200]})") from err
+            raise _load_error(self.location, err) from err
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Normalized embeddings of ``texts``, in batches of at most ``batch_size``."""

@@ -29,12 +29,28 @@ class WebSearchTool:
     the key or the URL).
     """
 
-    def __init__(self, provider: WebSearchProvider, k: int, log: Callable[[str], None] | None = None) -> None:
+    def __init__(self, provider: WebSearchProvider, k: int, log: Callable[[str], None] | None = None,
+                 owns_provider: bool = True) -> None:
         self.provider = provider
         self.k = k
         self._log = log
+        self._owns_provider = owns_provider
         self.searches = 0
         self.failures = 0
+
+    @classmethod
+    def for_run(cls, cfg: Any, provider: WebSearchProvider | None,
+                log: Callable[[str], None] | None = None) -> "WebSearchTool | None":
+        """The tool when ``retrieval.web_search`` is enabled, else None: around ``provider``
+        when one is given (its owner closes it), else around one built from the config."""
+        from dlgforge_core.generation.web_search.factory import make_web_search
+
+        settings = cfg.retrieval.web_search
+        if not settings.enabled:
+            return None
+        owned = provider is None
+        return cls(make_web_search(cfg) if owned else provider, settings.max_results, log,
+                   owns_provider=owned)
 
     async def search(self, query: str, conversation_id: str) -> WebSearchOutcome:
         """Search ``query``; a provider failure becomes an outcome with an error note."""
@@ -49,8 +65,9 @@ class WebSearchTool:
             return WebSearchOutcome(results=[], error=f"web search failed: {err.reason}")
 
     async def aclose(self) -> None:
-        """Close the provider's connections."""
-        await self.provider.aclose()
+        """Close the provider's connections, when this tool built the provider."""
+        if self._owns_provider:
+            await self.provider.aclose()
 
 
 @dataclass
