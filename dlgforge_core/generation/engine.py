@@ -1,11 +1,11 @@
 """The generation engine of one language: independent slots, group commit, budget, resume.
 
 ``batch_size`` slot tasks run with no barrier: each takes the next conversation index,
-generates it, commits or drops it, and takes another, until accepted plus in-flight
-conversations reach the target (a slot then waits in case one in flight drops), the
-attempt cap is hit, or the token budget is exhausted. Accepted conversations are written
-by one writer task (group commit off the event loop); the run state is checkpointed
-at most once a second and at the end.
+generates it, queues it for commit or drops it, and takes another, until accepted plus
+in-flight conversations (queued commits included) reach the target (a slot then waits in
+case one in flight drops), the attempt cap is hit, or the token budget is exhausted.
+Accepted conversations are written by one writer task (group commit off the event loop);
+the run state is checkpointed at most once a second and at the end.
 """
 
 from __future__ import annotations
@@ -99,7 +99,8 @@ class _LanguageRun:
         self.budget: BudgetGovernor | None = None
         self._started = time.monotonic()
         self._cond = asyncio.Condition()
-        self._pending: list[tuple[dict, ConversationRun, asyncio.Future]] = []
+        self._pending: list[tuple[dict, ConversationRun, int, asyncio.Future]] = []
+        self.writer_error: BaseException | None = None  # the writer failed: every slot stops
         self._wake = asyncio.Event()
         self._closing = False
         self._foreign_same_language = 0
@@ -227,7 +228,8 @@ class _LanguageRun:
     async def _take(self) -> int | None:
         async with self._cond:
             while True:
-                if self.fatal is not None or self.accepted >= self.target or self.attempts >= self.cap:
+                if (self.fatal is not None or self.writer_error is not None
+                        or self.accepted >= self.target or self.attempts >= self.cap):
                     return None
                 if self.budget.exhausted():
                     if not self.budget_stop:
@@ -256,7 +258,8 @@ class _LanguageRun:
                 self.log.exception("[%s] %s failed: %s", self.language, conv.cid, type(err).__name__)
                 self._record_drop(conv, f"internal_error:{type(err).__name__}", None)
             else:
-                await self._commit(record, conv)
+                await self._commit(record, conv, index)
+                continue  # the writer releases the index once the commit is durable
             async with self._cond:
                 self.inflight.discard(index)
                 self._cond.notify_all()
@@ -270,11 +273,15 @@ class _LanguageRun:
         self._dirty = True
         self.log.info("[%s] dropped %s reason=%s turn=%s", self.language, conv.cid, reason, turn)
 
-    async def _commit(self, record: dict, conv: ConversationRun) -> None:
+    async def _commit(self, record: dict, conv: ConversationRun, index: int) -> None:
+        """Queue ``record`` for the writer. The slot goes on to its next conversation at
+        once (its index stays in flight until the commit is durable); it waits only when the
+        queue is longer than ``batch_size``, so a slow disk slows generation down."""
         done = asyncio.get_running_loop().create_future()
-        self._pending.append((record, conv, done))
+        self._pending.append((record, conv, index, done))
         self._wake.set()
-        await done
+        if len(self._pending) > self.cfg.run.batch_size:
+            await done
 
     # -- writer ----------------------------------------------------------------------
 
@@ -288,30 +295,41 @@ class _LanguageRun:
             self._wake.clear()
             batch, self._pending = self._pending, []
             if batch:
-                try:
-                    records = [r for r, _, _ in batch]
-                    committed = await asyncio.to_thread(self.store.commit_many, records, self._admit)
-                except BaseException as err:
-                    for _, _, done in batch:
-                        done.set_exception(err)
-                    raise
-                ids = {r["conversation_id"] for r in committed}
-                for record, conv, done in batch:
-                    if record["conversation_id"] in ids:
-                        conv.accept()
-                    else:
-                        conv.release()
-                        self._record_drop(conv, "duplicate_elsewhere", None)
-                    done.set_result(None)
-                self.accepted += len(committed) + self._foreign_same_language
-                self.accepted_new += len(committed)
-                self._foreign_same_language = 0
-                self._dirty = True
-                self._report_progress()
+                await self._commit_batch(batch)
             if self._dirty and time.monotonic() - self._last_checkpoint >= _CHECKPOINT_EVERY_S:
                 await self._checkpoint("running")
             if self._closing and not self._pending:
                 return
+
+    async def _commit_batch(self, batch: list[tuple[dict, ConversationRun, int, asyncio.Future]]) -> None:
+        """Commit one group, then release its indices (a failure stops every slot)."""
+        try:
+            committed = await asyncio.to_thread(self.store.commit_many, [r for r, *_ in batch], self._admit)
+        except BaseException as err:
+            self.writer_error = err
+            for *_, done in batch + self._pending:  # queued ones will never be committed
+                if not done.done():
+                    done.set_exception(err)
+                    done.exception()  # retrieved: nobody may be waiting on it
+            async with self._cond:
+                self._cond.notify_all()
+            raise
+        ids = {r["conversation_id"] for r in committed}
+        for record, conv, _, done in batch:
+            if record["conversation_id"] in ids:
+                conv.accept()
+            else:
+                conv.release()
+                self._record_drop(conv, "duplicate_elsewhere", None)
+            done.set_result(None)
+        self.accepted += len(committed) + self._foreign_same_language
+        self.accepted_new += len(committed)
+        self._foreign_same_language = 0
+        self._dirty = True
+        async with self._cond:
+            self.inflight.difference_update(index for _, _, index, _ in batch)
+            self._cond.notify_all()
+        self._report_progress()
 
     def _admit(self, foreign: list[dict], records: list[dict]) -> list[dict]:
         """Writer thread, under the folder lock: absorb what other processes committed.

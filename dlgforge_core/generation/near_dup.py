@@ -7,8 +7,7 @@ Jaccard estimate robust to small rewordings and punctuation.
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-from datasketch import MinHash, MinHashLSH
+from typing import Any
 
 from dlgforge_core.generation.dedup import normalize_question
 
@@ -27,13 +26,17 @@ class NearDupFilter:
     """Accepted and reserved questions in a MinHash-LSH index with a Jaccard threshold."""
 
     def __init__(self, threshold: float, num_perm: int) -> None:
+        # imported here: datasketch pulls in SciPy (about 1.5 s), needed only when the filter is on
+        from datasketch import MinHash, MinHashLSH
+
         self.num_perm = num_perm
+        self._minhash_type = MinHash
         self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
         self._owners: dict[str, list[str]] = {}
         self._count = 0
 
-    def _minhash(self, question: str) -> MinHash:
-        sketch = MinHash(num_perm=self.num_perm)
+    def _minhash(self, question: str) -> Any:
+        sketch = self._minhash_type(num_perm=self.num_perm)
         sketch.update_batch(list(shingles(question)))
         return sketch
 

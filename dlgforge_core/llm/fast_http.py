@@ -1,18 +1,30 @@
-"""A lean HTTP/1.1 keep-alive transport for the SDK's HTTP client, for plain-http endpoints.
+"""A lean HTTP/1.1 keep-alive client for the ``openai`` SDK, for plain-http endpoints.
 
-The general-purpose connection pool under the ``openai`` SDK spends milliseconds of CPU per
-request (it polls every idle socket, builds cancel scopes, runs an event state machine). At
-hundreds of requests per second against a local vLLM or LM Studio server that, not the
-server, becomes the limit. This transport does one job: send a buffered request on a
-reused asyncio stream and read one response (Content-Length, chunked, or until close).
-The SDK on top is unchanged: it still builds requests, maps errors and parses replies.
-Used for ``http://`` only; ``https://`` endpoints keep the default transport (TLS, proxies).
+The general-purpose HTTP stack under the SDK spends milliseconds of CPU per request: the
+connection pool polls every idle socket and runs an event state machine, and the client
+re-parses the URL, re-merges default headers, cookies and query parameters and walks its
+auth and redirect layers for every request. At hundreds of requests per second against a
+local vLLM or LM Studio server that, not the server, becomes the limit.
+
+- ``FastHTTPTransport`` sends a buffered request on a reused asyncio stream and reads one
+  response (Content-Length, chunked, or until close).
+- ``FastHTTPClient`` is the SDK's ``http_client``: it builds each request from what the SDK
+  already prepared (absolute URL, full header list, JSON body), reusing the parsed URL, and
+  hands it straight to the transport. Anything it does not handle (query parameters, files,
+  cookies, auth, streaming) goes through the stock client code.
+
+The SDK on top is unchanged: it still builds the body and headers, maps errors and parses
+replies. Used for ``http://`` only; ``https://`` endpoints keep the default client (TLS,
+proxies).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
+from datetime import timedelta
+from typing import Any
 
 try:  # the SDK moved to httpx2; older SDKs use httpx
     import httpx2 as _httpx
@@ -20,6 +32,8 @@ except ImportError:  # pragma: no cover - depends on the installed SDK
     import httpx as _httpx  # type: ignore[no-redef]
 
 _MAX_HEADER_BYTES = 64 * 1024
+_MAX_CACHED_URLS = 64
+_CLIENT_DEFAULT = _httpx.USE_CLIENT_DEFAULT
 _SKIP_REQUEST_HEADERS = {b"accept-encoding", b"connection"}
 
 
@@ -57,12 +71,15 @@ class FastHTTPTransport(_httpx.AsyncBaseTransport):
             raise _httpx.UnsupportedProtocol("FastHTTPTransport serves http:// only",
                                              request=request)
         timeout = (request.extensions.get("timeout") or {}).get("read")
+        started = time.perf_counter()
         try:
             async with asyncio.timeout(timeout):
-                return await self._exchange(request)
+                response = await self._exchange(request)
         except TimeoutError:
             raise _httpx.ReadTimeout("timed out waiting for the response",
                                      request=request) from None
+        response.elapsed = timedelta(seconds=time.perf_counter() - started)
+        return response
 
     async def aclose(self) -> None:
         """Close idle connections."""
@@ -176,3 +193,49 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
             return b"".join(chunks)
         chunks.append(await reader.readexactly(size))
         await reader.readexactly(2)
+
+
+class FastHTTPClient(_httpx.AsyncClient):
+    """The SDK's HTTP client on a ``FastHTTPTransport``: plain requests skip the stock
+    client's per-request merging and layers; every other kind takes the stock path."""
+
+    def __init__(self, transport: FastHTTPTransport, **options: Any):
+        super().__init__(transport=transport, **options)
+        self._fast = transport
+        self._urls: dict[str, _httpx.URL] = {}
+
+    def build_request(self, method: str, url: Any, *, content: Any = None, data: Any = None,
+                      files: Any = None, json: Any = None, params: Any = None,
+                      headers: Any = None, cookies: Any = None,
+                      timeout: Any = _CLIENT_DEFAULT,
+                      extensions: Any = None) -> _httpx.Request:
+        """A request from the SDK's prepared parts (the stock path for anything else)."""
+        if (not isinstance(url, str) or data is not None or files or json is not None
+                or params or cookies or self.cookies or self.params):
+            return super().build_request(
+                method, url, content=content, data=data, files=files, json=json,
+                params=params, headers=headers, cookies=cookies, timeout=timeout,
+                extensions=extensions)
+        target = self._urls.get(url)
+        if target is None:
+            target = self._merge_url(url)
+            if len(self._urls) < _MAX_CACHED_URLS:
+                self._urls[url] = target
+        if timeout is _CLIENT_DEFAULT:
+            timeout = self.timeout
+        extensions = {"timeout": _httpx.Timeout(timeout).as_dict(), **(extensions or {})}
+        return _httpx.Request(method, target, content=content, headers=headers,
+                              extensions=extensions)
+
+    async def send(self, request: _httpx.Request, *, stream: bool = False,
+                   auth: Any = _CLIENT_DEFAULT,
+                   follow_redirects: Any = _CLIENT_DEFAULT) -> _httpx.Response:
+        """Hand ``request`` to the transport (the response arrives fully read)."""
+        if stream or auth is not _CLIENT_DEFAULT or self.auth is not None:
+            return await super().send(request, stream=stream, auth=auth,
+                                      follow_redirects=follow_redirects)
+        if self.is_closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
+        response = await self._fast.handle_async_request(request)
+        response.request = request
+        return response

@@ -209,3 +209,31 @@ def test_question_committed_by_another_process_meanwhile_is_not_duplicated(make_
         [summary] = run_languages(cfg, built_kb, ["en"])
     assert summary.accepted_total == 3 and summary.dropped_by_reason == {"duplicate_elsewhere": 1}
     assert len(records(cfg)) == 4 and len(set(questions(cfg))) == 4
+
+
+@pytest.mark.timeout(180)
+def test_a_failing_commit_stops_the_run_with_its_error(make_config, built_kb) -> None:
+    """Slots do not wait for their commits; when the writer fails, every slot stops and the
+    run ends with that error (no hang), keeping what was committed before."""
+    import shutil
+
+    holder: dict = {}
+
+    def generator(req):
+        index = int(req.conversation_id[-6:])
+        if index == 4 and "broken" not in holder:
+            holder["broken"] = True  # the conversations folder turns into a plain file
+            folder = holder["cfg"].output_dir / "conversations"
+            shutil.rmtree(folder)
+            folder.write_text("not a folder", encoding="utf-8")
+        return {"question": f"Which rule does conversation {index} explain?"}
+
+    with FakeLLMServer(handlers={"qa_generator": generator}) as srv:
+        cfg = make_config(srv.base_url, merge(NO_CACHE, {"run": {"total_samples": 40, "n_turns": 1, "batch_size": 2}}))
+        holder["cfg"] = cfg
+        with pytest.raises(OSError):
+            run_languages(cfg, built_kb, ["en"])
+        asked = len([r for r in srv.requests if r.agent == "qa_generator"])
+    committed = records(cfg)
+    assert 1 <= len(committed) <= 4 and asked < 40
+    assert len({r["conversation_id"] for r in committed}) == len(committed)

@@ -116,3 +116,71 @@ def test_switches_to_max_completion_tokens_when_the_server_asks(fast_http):
     # one rejected attempt, then the new parameter for this and every later request
     assert ["max_tokens" in b for b in bodies] == [True, False, False]
     assert all(b.get("max_completion_tokens") == 64 for b in bodies[1:])
+
+
+def test_both_clients_send_the_same_request():
+    """The lean client builds requests from what the SDK prepared: the server sees the same
+    path, body and SDK headers as through the stock client, and the key."""
+    seen = {}
+    with FakeLLMServer(api_key="secret-key") as srv:
+        for fast_http in (True, False):
+            [reply] = _key_outcomes(srv.base_url, fast_http)
+            assert reply.text.startswith('{"question": ')
+            seen[fast_http] = srv.requests[-1]
+    fast, default = seen[True], seen[False]
+    assert fast.body == default.body
+    for name in ("authorization", "content-type", "user-agent", "x-dlgforge-agent", "host",
+                 "x-stainless-retry-count", "x-stainless-read-timeout", "x-stainless-os",
+                 "x-stainless-arch", "x-stainless-runtime-version"):
+        assert fast.headers.get(name) == default.headers.get(name), name
+    assert fast.headers["authorization"] == "Bearer secret-key"
+    from openai._base_client import get_platform
+
+    assert fast.headers["x-stainless-os"] == str(get_platform())  # resolved up front
+    assert fast.headers["accept-encoding"] == "identity"  # the body reaches the SDK as sent
+
+
+def _key_outcomes(base_url: str, fast_http: bool) -> list:
+    async def main():
+        backend = OpenAIBackend(base_url, "secret-key", max_inflight=2, fast_http=fast_http)
+        try:
+            return [await backend.complete(_request())]
+        finally:
+            await backend.aclose()
+    return asyncio.run(main())
+
+
+def test_lean_client_takes_the_stock_path_for_query_parameters_and_streams():
+    """Requests the lean path does not handle still work through it (query parameters, a
+    streamed response), and each response records its elapsed time."""
+    import openai
+
+    from dlgforge_core.llm.fast_http import FastHTTPClient, FastHTTPTransport
+
+    chat = b'{"model": "fake-model", "messages": [{"role": "user", "content": "ask"}]}'
+    headers = [("Content-Type", "application/json"), ("X-Dlgforge-Agent", "qa_generator")]
+
+    async def main(base_url):
+        http = FastHTTPClient(FastHTTPTransport(), timeout=5.0)
+        sdk = openai.AsyncOpenAI(base_url=base_url, api_key="k", max_retries=0, http_client=http)
+        try:
+            query = http.build_request("GET", base_url + "/models", params={"limit": 3})
+            listed = await sdk.get("/models", cast_to=object, options={"params": {"limit": 3}})
+            streamed = await http.send(
+                http.build_request("POST", base_url + "/chat/completions", content=chat,
+                                   headers=headers), stream=True)
+            body = await streamed.aread()
+            plain = await http.send(http.build_request(
+                "POST", base_url + "/chat/completions", content=chat, headers=headers))
+            return query, listed, body, plain
+        finally:
+            await sdk.close()
+
+    with FakeLLMServer() as srv:
+        query, listed, body, plain = asyncio.run(main(srv.base_url))
+        assert [r.status for r in srv.requests] == [200, 200]
+    assert query.url.query == b"limit=3"
+    assert listed["data"][0]["id"] == "fake-model"
+    assert b'"choices"' in body
+    assert plain.status_code == 200 and b'"choices"' in plain.content
+    assert plain.elapsed.total_seconds() > 0
