@@ -15,10 +15,15 @@ def judge(config: Path) -> None:
     Uses the `judge` section (granularity, reasons, score range, judge model) whether or
     not `judge.enabled` is set: running this command is the opt-in. Conversations already
     judged under the same settings are skipped; failed calls leave a conversation
-    unjudged and are counted in the summary, never abort the command.
+    unjudged and are counted in the summary, never abort the command. An export folder
+    prepared earlier is left as it was (the command says so and how to refresh it).
     """
     from dlgforge_core.config import load_config
+    from dlgforge_core.export.folder import resolve_export_dir
     from dlgforge_core.judge.offline import run_offline_judge
 
     cfg = load_config(config)
-    run_offline_judge(cfg, echo=click.echo)
+    summary = run_offline_judge(cfg, echo=click.echo)
+    if summary.judged and (resolve_export_dir(cfg) / "manifest.json").is_file():
+        click.echo(f"note: {resolve_export_dir(cfg)} was prepared before these scores; refresh it "
+                   f"with `dlgforge push {config} --no-push` (or `dlgforge run {config}`)")

@@ -20,6 +20,7 @@ DESCRIPTIONS: dict[str, str] = {
     "metadata.user_persona": "persona of the user agent `{id, name, description}`",
     "metadata.assistant_persona": "persona of the assistant `{id, name, description}`",
     "metadata.topic": "seed topic of the conversation (null when none)",
+    "metadata.web_source_urls": "URLs of the web results the answers were given (only when web search was on)",
     "judge": "judge output `{per_turn, avg_score, conversation}`",
     "judge.per_turn": "per turn `{score, reasons, notes}` (null for an unjudged turn; empty with conversation granularity)",
     "judge.avg_score": "mean per-turn score, else the conversation score, else null",
@@ -39,6 +40,7 @@ DESCRIPTIONS: dict[str, str] = {
     "assistant_message": "the assistant answer", "grounding_chunk_ids": "KB chunks the answer was grounded on",
     "judge_score": "the turn's judge score", "judge_reasons": "the turn's judge reasons",
     "conversation_judge_score": "the conversation's judge score",
+    "web_source_urls": "URLs of the web results the answer was given (only when web search was on)",
 }
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from dlgforge_core.store.outputs import web_source_urls
+
 _DEFAULT_COLUMNS = {"messages": "messages", "metadata": "metadata", "judge": "judge"}
 
 
@@ -20,18 +22,18 @@ def to_sharegpt(record: Mapping[str, Any], columns: Any = None, judged: bool = F
     ``judge``) or a mapping with those keys; ``None`` keeps the default names.
     """
     turns = list(record.get("turns") or [])
-    row = {
-        _column(columns, "messages"): _messages(turns),
-        _column(columns, "metadata"): {
-            "conversation_id": record.get("conversation_id"),
-            "run_id": record.get("run_id"),
-            "language": record.get("language"),
-            "n_turns": len(turns),
-            "user_persona": record.get("user_persona"),
-            "assistant_persona": record.get("assistant_persona"),
-            "topic": record.get("topic"),
-        },
+    metadata = {
+        "conversation_id": record.get("conversation_id"),
+        "run_id": record.get("run_id"),
+        "language": record.get("language"),
+        "n_turns": len(turns),
+        "user_persona": record.get("user_persona"),
+        "assistant_persona": record.get("assistant_persona"),
+        "topic": record.get("topic"),
     }
+    if any("web_sources" in turn for turn in turns):  # the run had web search on
+        metadata["web_source_urls"] = web_source_urls(turns)
+    row = {_column(columns, "messages"): _messages(turns), _column(columns, "metadata"): metadata}
     if judged:
         row[_column(columns, "judge")] = judge_column(record)
     return row

@@ -335,6 +335,7 @@ def _candidate_row(candidate: dict[str, Any]) -> dict[str, Any]:
     row = {
         "answer": candidate["answer"],
         "cited_chunk_ids": candidate["cited_chunk_ids"],
+        "grounding_chunk_ids": [s["chunk_id"] for s in candidate["shown"]],
         "qa_judge": candidate.get("qa_judge"),
     }
     if "web_sources" in candidate:

@@ -4,8 +4,8 @@
 generates it, queues it for commit or drops it, and takes another, until accepted plus
 in-flight conversations (queued commits included) reach the target (a slot then waits in
 case one in flight drops), the attempt cap is hit, or the token budget is exhausted.
-Accepted conversations are written by one writer task (group commit off the event loop);
-the run state is checkpointed at most once a second and at the end.
+Accepted conversations are written by one writer task (``CommitQueue``: group commit off the
+event loop); the run state is checkpointed at most once a second and at the end.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 from dlgforge_core.errors import DlgforgeError
 from dlgforge_core.generation.budget import BudgetGovernor, add_usage, total_usage, usage_delta
+from dlgforge_core.generation.commit_queue import CommitQueue, Entry
 from dlgforge_core.generation.conversation import ConversationDropped, ConversationRun, LanguageContext
 from dlgforge_core.generation.coverage import Planner
 from dlgforge_core.generation.memory import LoadedMemory, load_memory, load_personas_and_seeds
@@ -99,10 +100,10 @@ class _LanguageRun:
         self.budget: BudgetGovernor | None = None
         self._started = time.monotonic()
         self._cond = asyncio.Condition()
-        self._pending: list[tuple[dict, ConversationRun, int, asyncio.Future]] = []
-        self.writer_error: BaseException | None = None  # the writer failed: every slot stops
-        self._wake = asyncio.Event()
-        self._closing = False
+        self.writer = CommitQueue(
+            commit=lambda records: self.store.commit_many(records, self._admit),
+            on_committed=self._committed, on_failed=self._wake_slots, tick=self._tick,
+            limit=cfg.run.batch_size, every_s=_CHECKPOINT_EVERY_S)
         self._foreign_same_language = 0
         self._dirty = False
         self._last_checkpoint = 0.0
@@ -126,15 +127,16 @@ class _LanguageRun:
     def _open_web_search(self) -> WebSearchTool | None:
         """The responder's web search tool when enabled (provider given, else built here)."""
         self.web = WebSearchTool.for_run(
-            self.cfg, self._web_provider, log=lambda line: self.log.warning("[%s] %s", self.language, line))
+            self.cfg, self._web_provider, log=lambda line: self.log.warning("[%s] %s", self.language, line),
+            cache=getattr(self.llm, "response_cache", None))
         return self.web
 
     async def _close_web_search(self) -> None:
         """Log the web search counts and close the provider this run built."""
         if self.web is None:
             return
-        self.log.info("[%s] web search: %d searches, %d failed",
-                      self.language, self.web.searches, self.web.failures)
+        self.log.info("[%s] web search: %d searches, %d failed, %d replayed from the cache",
+                      self.language, self.web.searches, self.web.failures, self.web.replayed)
         await self.web.aclose()
 
     async def _execute(self) -> LanguageSummary:
@@ -169,14 +171,13 @@ class _LanguageRun:
         self._started = time.monotonic()
         self.log.info("[%s] run %s: %d/%d accepted at start, batch_size %d",
                       self.language, self.run_id, self.accepted, self.target, cfg.run.batch_size)
-        writer = asyncio.create_task(self._writer())
+        writer = asyncio.create_task(self.writer.run())
         try:
             await asyncio.gather(*(self._slot(ctx) for _ in range(cfg.run.batch_size)))
             if self.fatal is not None:
                 raise self.fatal
         finally:
-            self._closing = True
-            self._wake.set()
+            self.writer.close()
             await writer
         if self.accepted >= self.target:
             status = "complete"
@@ -228,7 +229,7 @@ class _LanguageRun:
     async def _take(self) -> int | None:
         async with self._cond:
             while True:
-                if (self.fatal is not None or self.writer_error is not None
+                if (self.fatal is not None or self.writer.error is not None
                         or self.accepted >= self.target or self.attempts >= self.cap):
                     return None
                 if self.budget.exhausted():
@@ -258,7 +259,7 @@ class _LanguageRun:
                 self.log.exception("[%s] %s failed: %s", self.language, conv.cid, type(err).__name__)
                 self._record_drop(conv, f"internal_error:{type(err).__name__}", None)
             else:
-                await self._commit(record, conv, index)
+                await self.writer.put(record, conv, index)
                 continue  # the writer releases the index once the commit is durable
             async with self._cond:
                 self.inflight.discard(index)
@@ -273,55 +274,17 @@ class _LanguageRun:
         self._dirty = True
         self.log.info("[%s] dropped %s reason=%s turn=%s", self.language, conv.cid, reason, turn)
 
-    async def _commit(self, record: dict, conv: ConversationRun, index: int) -> None:
-        """Queue ``record`` for the writer. The slot goes on to its next conversation at
-        once (its index stays in flight until the commit is durable); it waits only when the
-        queue is longer than ``batch_size``, so a slow disk slows generation down."""
-        done = asyncio.get_running_loop().create_future()
-        self._pending.append((record, conv, index, done))
-        self._wake.set()
-        if len(self._pending) > self.cfg.run.batch_size:
-            await done
+    # -- commits (called by the writer, see CommitQueue) ---------------------------
 
-    # -- writer ----------------------------------------------------------------------
-
-    async def _writer(self) -> None:
-        """Commits queued conversations in groups and checkpoints the run state."""
-        while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=_CHECKPOINT_EVERY_S)
-            except asyncio.TimeoutError:
-                pass
-            self._wake.clear()
-            batch, self._pending = self._pending, []
-            if batch:
-                await self._commit_batch(batch)
-            if self._dirty and time.monotonic() - self._last_checkpoint >= _CHECKPOINT_EVERY_S:
-                await self._checkpoint("running")
-            if self._closing and not self._pending:
-                return
-
-    async def _commit_batch(self, batch: list[tuple[dict, ConversationRun, int, asyncio.Future]]) -> None:
-        """Commit one group, then release its indices (a failure stops every slot)."""
-        try:
-            committed = await asyncio.to_thread(self.store.commit_many, [r for r, *_ in batch], self._admit)
-        except BaseException as err:
-            self.writer_error = err
-            for *_, done in batch + self._pending:  # queued ones will never be committed
-                if not done.done():
-                    done.set_exception(err)
-                    done.exception()  # retrieved: nobody may be waiting on it
-            async with self._cond:
-                self._cond.notify_all()
-            raise
+    async def _committed(self, batch: list[Entry], committed: list[dict]) -> None:
+        """Accept what was committed, drop what another process had, release the indices."""
         ids = {r["conversation_id"] for r in committed}
-        for record, conv, _, done in batch:
+        for record, conv, _, _ in batch:
             if record["conversation_id"] in ids:
                 conv.accept()
             else:
                 conv.release()
                 self._record_drop(conv, "duplicate_elsewhere", None)
-            done.set_result(None)
         self.accepted += len(committed) + self._foreign_same_language
         self.accepted_new += len(committed)
         self._foreign_same_language = 0
@@ -330,6 +293,15 @@ class _LanguageRun:
             self.inflight.difference_update(index for _, _, index, _ in batch)
             self._cond.notify_all()
         self._report_progress()
+
+    async def _wake_slots(self) -> None:
+        """The writer failed: slots waiting for work see ``writer.error`` and stop."""
+        async with self._cond:
+            self._cond.notify_all()
+
+    async def _tick(self) -> None:
+        if self._dirty and time.monotonic() - self._last_checkpoint >= _CHECKPOINT_EVERY_S:
+            await self._checkpoint("running")
 
     def _admit(self, foreign: list[dict], records: list[dict]) -> list[dict]:
         """Writer thread, under the folder lock: absorb what other processes committed.

@@ -5,6 +5,11 @@ already judged under the same settings hash are skipped, so a second call makes 
 call and leaves every file untouched. The rest are judged concurrently (at most
 ``run.batch_size`` calls in flight), then all outputs are rewritten atomically through
 ``OutputStore.replace_records``. A failed judge call leaves its record unjudged.
+
+With per-turn granularity, a turn that kept several answer candidates
+(``run.candidates_per_turn``) has each candidate judged on the chunks it was grounded on,
+so the DPO export can pair them; the turn's ``qa_judge`` is its chosen answer's. The chosen
+answer is never swapped afterwards: later turns were generated after it.
 """
 
 from __future__ import annotations
@@ -78,6 +83,13 @@ def grounding_ids(turn: Mapping[str, Any]) -> list[str]:
     return [str(chunk["chunk_id"]) for chunk in chunks if chunk.get("chunk_id")]
 
 
+def candidate_grounding_ids(turn: Mapping[str, Any], candidate: Mapping[str, Any]) -> list[str]:
+    """The chunk ids one answer candidate was grounded on (records written before candidates
+    kept their own: the turn's)."""
+    ids = candidate.get("grounding_chunk_ids")
+    return [str(cid) for cid in ids] if isinstance(ids, list) else grounding_ids(turn)
+
+
 def record_score(record: Mapping[str, Any], settings_hash: str, granularity: str) -> float | None:
     """The record's score under the current settings: its conversation or mean turn score."""
     if granularity == "conversation":
@@ -135,15 +147,15 @@ async def _judge_record(
     conversation_id = record["conversation_id"]
     updated = copy.deepcopy(record)
     turns = updated.get("turns") or []
-    chunks_by_turn = [_chunks(turn, texts) for turn in turns]
     todo: list[int] = []
     if judge.granularity == "conversation":
+        chunks_by_turn = [_chunks(grounding_ids(turn), texts) for turn in turns]
         cache_key = f"{conversation_id}/conversation"
         calls = [judge.judge_conversation(updated, chunks_by_turn, cache_key)]
     else:
         stale = [not _current(turn.get("qa_judge"), judge.settings_hash) for turn in turns]
         todo = [i for i, is_stale in enumerate(stale) if is_stale]
-        calls = [_judge_one_turn(judge, updated, i, chunks_by_turn[i]) for i in todo]
+        calls = [_judge_turn_answers(judge, updated, i, texts) for i in todo]
 
     async def limited(call):
         async with limiter:
@@ -165,23 +177,49 @@ async def _judge_record(
     return updated
 
 
-def _judge_one_turn(judge: Judge, record: Mapping[str, Any], index: int, chunks: list[dict]):
+async def _judge_turn_answers(judge: Judge, record: Mapping[str, Any], index: int,
+                              texts: Mapping[str, str]) -> dict:
+    """The judgement of turn ``index``'s answer; its candidates (if any) are judged too and
+    get their own ``qa_judge`` in place. Raises ``LLMCallError`` when a call fails."""
+    turn = record["turns"][index]
+    candidates = [c for c in turn.get("candidates") or [] if isinstance(c, dict) and c.get("answer")]
+    if not candidates:
+        chunks = _chunks(grounding_ids(turn), texts)
+        return await _judge_answer(judge, record, index, turn.get("assistant_message", ""), chunks,
+                                   turn.get("web_sources"), f"turn-{index}")
+    judgements = await asyncio.gather(*(
+        _judge_answer(judge, record, index, c["answer"], _chunks(candidate_grounding_ids(turn, c), texts),
+                      c.get("web_sources", turn.get("web_sources")), f"turn-{index}/c{n}")
+        for n, c in enumerate(candidates)
+    ))
+    for candidate, judgement in zip(candidates, judgements):
+        candidate["qa_judge"] = judgement
+    chosen = [j for c, j in zip(candidates, judgements) if c["answer"] == turn.get("assistant_message")]
+    if chosen:
+        return chosen[0]
+    chunks = _chunks(grounding_ids(turn), texts)
+    return await _judge_answer(judge, record, index, turn.get("assistant_message", ""), chunks,
+                               turn.get("web_sources"), f"turn-{index}")
+
+
+def _judge_answer(judge: Judge, record: Mapping[str, Any], index: int, answer: str,
+                  chunks: list[dict], web_sources: Any, key: str):
     turn = record["turns"][index]
     return judge.judge_turn(
         record["conversation_id"],
         record.get("language", ""),
         turn.get("user_message", ""),
-        turn.get("assistant_message", ""),
+        answer,
         chunks,
-        f"{record['conversation_id']}/turn-{index}",
+        f"{record['conversation_id']}/{key}",
         turn_index=index,
-        web_sources=turn.get("web_sources") or (),
+        web_sources=web_sources or (),
     )
 
 
 async def _chunk_texts(cfg: Any, records: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """Texts of every grounding chunk of ``records``, read from the KB off the loop."""
-    ids = sorted({cid for r in records for t in r.get("turns") or [] for cid in grounding_ids(t)})
+    ids = sorted({cid for r in records for t in r.get("turns") or [] for cid in _all_grounding_ids(t)})
     if not ids:
         return {}
 
@@ -194,8 +232,16 @@ async def _chunk_texts(cfg: Any, records: Sequence[Mapping[str, Any]]) -> dict[s
     return await asyncio.to_thread(load)
 
 
-def _chunks(turn: Mapping[str, Any], texts: Mapping[str, str]) -> list[dict[str, str]]:
-    return [{"chunk_id": cid, "text": texts.get(cid, MISSING_TEXT)} for cid in grounding_ids(turn)]
+def _all_grounding_ids(turn: Mapping[str, Any]) -> list[str]:
+    ids = grounding_ids(turn)
+    for candidate in turn.get("candidates") or []:
+        if isinstance(candidate, dict):
+            ids += candidate_grounding_ids(turn, candidate)
+    return ids
+
+
+def _chunks(ids: Sequence[str], texts: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"chunk_id": cid, "text": texts.get(cid, MISSING_TEXT)} for cid in ids]
 
 
 def _current(judgement: Any, settings_hash: str) -> bool:

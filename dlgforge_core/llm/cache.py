@@ -3,7 +3,10 @@
 The key hashes everything that shapes a reply: agent, model, sampling parameters, messages,
 the reply schema and the caller's ``cache_key`` (conversation slot + attempt, so a retry after
 a duplicate question is a new request). A hit replays the stored reply at zero token cost.
-All SQLite work runs on one dedicated thread, which also serialises access to the connection.
+The same file keeps the responder's web search results (``web_results``, keyed by provider,
+endpoint, result count and query), so a replayed run also shows the model the same web
+results without searching again. All SQLite work runs on one dedicated thread, which also
+serialises access to the connection.
 """
 
 from __future__ import annotations
@@ -31,6 +34,12 @@ CREATE TABLE IF NOT EXISTS replies (
     prompt_tokens INTEGER NOT NULL,
     completion_tokens INTEGER NOT NULL,
     created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS web_results (
+    key TEXT PRIMARY KEY,
+    provider TEXT NOT NULL,
+    results TEXT NOT NULL,
+    created_at REAL NOT NULL
 )
 """
 
@@ -50,6 +59,13 @@ def request_key(agent: str, model: str, params: tuple[Any, ...],
     """The sha256 that addresses one request in the cache."""
     payload = json.dumps([agent, model, params, schema_hash, cache_key, messages],
                          ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def web_search_key(provider: str, endpoint: str, k: int, query: str) -> str:
+    """The sha256 that addresses one web search's results in the cache."""
+    payload = json.dumps(["web_search", provider, endpoint, k, query], ensure_ascii=False,
+                         separators=(",", ":"))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -79,6 +95,16 @@ class ResponseCache:
         """Store a validated reply (last writer wins)."""
         await self._run(self._put, key, agent, model, reply)
 
+    async def get_web_results(self, key: str) -> str | None:
+        """The stored web search results (JSON text) for ``key``, or None."""
+        row = await self._run(self._fetch, "SELECT results FROM web_results WHERE key = ?", (key,))
+        return row[0] if row else None
+
+    async def put_web_results(self, key: str, provider: str, results: str) -> None:
+        """Store one web search's results (JSON text)."""
+        await self._run(self._store, "INSERT OR REPLACE INTO web_results VALUES (?, ?, ?, ?)",
+                        (key, provider, results, time.time()))
+
     async def aclose(self) -> None:
         """Close the connection and stop the cache thread."""
         await self._run(self._close)
@@ -94,27 +120,32 @@ class ResponseCache:
             conn = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(_SCHEMA)
+            conn.executescript(_SCHEMA)
             conn.commit()
             self._conn = conn
         return self._conn
 
     def _get(self, key: str) -> CachedReply | None:
-        try:
-            row = self._connection().execute(
-                "SELECT reply, prompt_tokens, completion_tokens FROM replies WHERE key = ?",
-                (key,)).fetchone()
-        except (sqlite3.Error, OSError) as err:
-            self._degrade(err)
-            return None
+        row = self._fetch("SELECT reply, prompt_tokens, completion_tokens FROM replies WHERE key = ?",
+                          (key,))
         return CachedReply(*row) if row else None
 
     def _put(self, key: str, agent: str, model: str, reply: CachedReply) -> None:
+        self._store("INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (key, agent, model, reply.reply, reply.prompt_tokens, reply.completion_tokens,
+                     time.time()))
+
+    def _fetch(self, sql: str, args: tuple[Any, ...]) -> tuple | None:
+        try:
+            return self._connection().execute(sql, args).fetchone()
+        except (sqlite3.Error, OSError) as err:
+            self._degrade(err)
+            return None
+
+    def _store(self, sql: str, args: tuple[Any, ...]) -> None:
         try:
             conn = self._connection()
-            conn.execute("INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         (key, agent, model, reply.reply, reply.prompt_tokens,
-                          reply.completion_tokens, time.time()))
+            conn.execute(sql, args)
             conn.commit()
         except (sqlite3.Error, OSError) as err:
             self._degrade(err)

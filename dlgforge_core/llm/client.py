@@ -94,6 +94,12 @@ class LLMClient:
         self._build_lock: asyncio.Lock | None = None
 
     @property
+    def response_cache(self) -> ResponseCache | None:
+        """The request cache (None when ``llm.cache.enabled`` is off); the web search tool
+        keeps its results there too."""
+        return self._cache
+
+    @property
     def log_path(self):
         """Path of ``llm.log`` (None when the client logs nowhere)."""
         return self._log.path

@@ -210,22 +210,32 @@ class FastHTTPClient(_httpx.AsyncClient):
                       timeout: Any = _CLIENT_DEFAULT,
                       extensions: Any = None) -> _httpx.Request:
         """A request from the SDK's prepared parts (the stock path for anything else)."""
-        if (not isinstance(url, str) or data is not None or files or json is not None
+        target = self._absolute_url(url)
+        if (target is None or data is not None or files or json is not None
                 or params or cookies or self.cookies or self.params):
             return super().build_request(
                 method, url, content=content, data=data, files=files, json=json,
                 params=params, headers=headers, cookies=cookies, timeout=timeout,
                 extensions=extensions)
-        target = self._urls.get(url)
-        if target is None:
-            target = self._merge_url(url)
-            if len(self._urls) < _MAX_CACHED_URLS:
-                self._urls[url] = target
         if timeout is _CLIENT_DEFAULT:
             timeout = self.timeout
         extensions = {"timeout": _httpx.Timeout(timeout).as_dict(), **(extensions or {})}
         return _httpx.Request(method, target, content=content, headers=headers,
                               extensions=extensions)
+
+    def _absolute_url(self, url: Any) -> _httpx.URL | None:
+        """``url`` parsed once and remembered; None unless it is an absolute URL string
+        (a relative one needs the stock client's joining with ``base_url``)."""
+        if not isinstance(url, str):
+            return None
+        target = self._urls.get(url)
+        if target is None:
+            target = _httpx.URL(url)
+            if not target.is_absolute_url:
+                return None
+            if len(self._urls) < _MAX_CACHED_URLS:
+                self._urls[url] = target
+        return target
 
     async def send(self, request: _httpx.Request, *, stream: bool = False,
                    auth: Any = _CLIENT_DEFAULT,

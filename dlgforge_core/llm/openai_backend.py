@@ -7,7 +7,9 @@ module only sends, caps requests in flight per endpoint, and sorts failures into
 
 from __future__ import annotations
 
+import itertools
 import ssl
+import uuid
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -33,7 +35,10 @@ except ImportError:  # pragma: no cover - depends on the installed SDK
 
 _POOL_SIZE = 8  # connections per HTTP pool (see OpenAIBackend.__init__)
 _SDK_TIMEOUT = 600.0  # each request sets its own (ChatRequest.timeout)
-_NO_KEY = "no-key"  # local servers need no key, but the SDK insists on one
+_NO_KEY = "no-key"
+# idempotency keys: unique per process (random prefix, drawn once) and per request (counter)
+_REQUEST_PREFIX = f"dlgforge-{uuid.uuid4().hex}-"
+_REQUEST_IDS = itertools.count()  # local servers need no key, but the SDK insists on one
 _FORMAT_WORDS = ("response_format", "json_schema", "json_object", "schema", "structured",
                  "grammar", "guided")
 
@@ -116,10 +121,13 @@ class OpenAIBackend:
 
     async def _post(self, pool: "_Pool", request: ChatRequest) -> Any:
         # The low-level ``post`` skips the SDK's per-call TypedDict transform of the body
-        # (milliseconds of CPU for a schema-carrying request); errors map the same way.
+        # (milliseconds of CPU for a schema-carrying request); errors map the same way. The
+        # idempotency key is ours (prefix + counter) because the SDK's default is a uuid4 per
+        # request: a system call for random bytes that releases the GIL on the event loop.
         return await pool.client.post(
             self._url, cast_to=object, body=_body(request, self._token_param),
-            options={"headers": request.headers, "timeout": request.timeout})
+            options={"headers": request.headers, "timeout": request.timeout,
+                     "idempotency_key": f"{_REQUEST_PREFIX}{next(_REQUEST_IDS)}"})
 
     def _switch_token_param(self, err: openai.BadRequestError) -> bool:
         """Newer OpenAI models refuse ``max_tokens`` and ask for ``max_completion_tokens``:

@@ -38,21 +38,28 @@ def turn_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for turn in record["turns"]:
         judge = turn.get("qa_judge") or {}
-        rows.append(
-            {
-                "conversation_id": record["conversation_id"],
-                "run_id": record["run_id"],
-                "language": record["language"],
-                "turn_index": turn["turn_index"],
-                "user_message": turn["user_message"],
-                "assistant_message": turn["assistant_message"],
-                "grounding_chunk_ids": [c["chunk_id"] for c in turn["grounding"]["chunks"]],
-                "judge_score": judge.get("score"),
-                "judge_reasons": judge.get("reasons"),
-                "conversation_judge_score": conv_judge.get("score"),
-            }
-        )
+        row = {
+            "conversation_id": record["conversation_id"],
+            "run_id": record["run_id"],
+            "language": record["language"],
+            "turn_index": turn["turn_index"],
+            "user_message": turn["user_message"],
+            "assistant_message": turn["assistant_message"],
+            "grounding_chunk_ids": [c["chunk_id"] for c in turn["grounding"]["chunks"]],
+            "judge_score": judge.get("score"),
+            "judge_reasons": judge.get("reasons"),
+            "conversation_judge_score": conv_judge.get("score"),
+        }
+        if "web_sources" in turn:  # the run had web search on
+            row["web_source_urls"] = web_source_urls([turn])
+        rows.append(row)
     return rows
+
+
+def web_source_urls(turns: list[dict[str, Any]]) -> list[str]:
+    """The URLs of the web results these turns' answers were given, first seen first."""
+    urls = (source.get("url") for turn in turns for source in turn.get("web_sources") or ())
+    return list(dict.fromkeys(url for url in urls if url))
 
 
 def ledger_row(record: dict[str, Any]) -> dict[str, Any]:

@@ -156,6 +156,9 @@ def test_offline_judge_then_noop_repeat(fresh_server, unjudged_project, tmp_path
     done = dlgforge("judge", str(config), cwd=root)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "judge: 3 judged, 0 already judged, 0 failed" in done.stdout
+    # `dlgforge run` had exported the unjudged conversations: the command says how to refresh
+    assert (output / "export" / "manifest.json").is_file()
+    assert f"was prepared before these scores; refresh it with `dlgforge push {config} --no-push`" in done.stdout
 
     records = jsonl(output / "synthetic_qa.jsonl")
     turns = [turn for record in records for turn in record["turns"]]
@@ -188,6 +191,7 @@ def test_offline_judge_then_noop_repeat(fresh_server, unjudged_project, tmp_path
     again = dlgforge("judge", str(config), cwd=root)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "judge: 0 judged, 3 already judged, 0 failed" in again.stdout
+    assert "refresh it" not in again.stdout
     assert fresh_server.calls("qa_judge") == []
     assert snapshot(output) == before
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.generate_project import assert_consistent_outputs, dlgforge, write_config
+from tests.e2e.generate_project import assert_consistent_outputs, dlgforge, jsonl, write_config
 from tests.fake_llm.server import FakeLLMServer
 from tests.support.project import write_kb
 from tests.support.web_search_stub import DEFAULT_RESULTS, WebSearchStub
@@ -54,6 +54,16 @@ def test_web_search_run_records_sources_shows_judge_and_keeps_the_key_secret(tmp
     # the judge was shown the web results next to the KB chunks
     assert len(judge_prompts) == len(turns)
     assert all(DEFAULT_RESULTS[0]["content"] in p and "[chunk:" in p for p in judge_prompts)
+    # their URLs are in turns.jsonl and the ShareGPT metadata
+    rows = {(r["conversation_id"], r["turn_index"]): r for r in jsonl(output / "turns.jsonl")}
+    for record in records:
+        for turn in record["turns"]:
+            urls = [s["url"] for s in turn["web_sources"]]
+            assert rows[(record["conversation_id"], turn["turn_index"])]["web_source_urls"] == urls
+    sharegpt = {r["metadata"]["conversation_id"]: r["metadata"] for r in jsonl(output / "conversations_sharegpt.jsonl")}
+    for record in records:
+        urls = [s["url"] for t in record["turns"] for s in t["web_sources"]]
+        assert sharegpt[record["conversation_id"]]["web_source_urls"] == list(dict.fromkeys(urls))
     # the web sources are in each conversation's JSON file too
     for record in records:
         text = (output / "conversations" / f"{record['conversation_id']}.json").read_text()

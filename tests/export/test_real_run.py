@@ -71,3 +71,33 @@ def test_export_of_a_real_run_with_candidates(tmp_path: Path):
     for rel, entry in result.manifest["files"].items():
         assert hashlib.sha256((export / rel).read_bytes()).hexdigest() == entry["sha256"]
     assert prepare_export(cfg).version == result.version
+
+
+def test_offline_judge_scores_every_answer_candidate_for_dpo(tmp_path: Path):
+    """`judge.mode: offline` with candidates: each candidate is judged on the chunks it was
+    grounded on, the turn keeps its chosen answer and that answer's judgement, and the DPO
+    export gets its pairs."""
+    shared = {"knowledge_dir": write_kb(tmp_path / "kb" / "knowledge"), "index_dir": tmp_path / "kb" / "index"}
+    with FakeLLMServer(handlers={"qa_judge": _varied_judge}) as srv:
+        config = write_config(tmp_path / "project", srv.base_url, shared, {
+            "run": {"total_samples": 3, "candidates_per_turn": 2},
+            "judge": {"enabled": True, "mode": "offline", "granularity": "turn"},
+            "saving": {"hf_push": {"generate_plots": False, "formats": {"dpo": True}}},
+        })
+        done = dlgforge("run", str(config), cwd=config.parent)
+        judge_prompts = [r.prompt_text for r in srv.calls("qa_judge")]
+    assert done.returncode == 0, done.stderr[-3000:]
+    records = jsonl(load_config(config).output_dir / "synthetic_qa.jsonl")
+    turns = [t for r in records for t in r["turns"]]
+    assert len(records) == 3 and all(len(t["candidates"]) == 2 for t in turns)
+    assert len(judge_prompts) == 2 * len(turns)
+    for turn in turns:
+        for candidate in turn["candidates"]:
+            assert candidate["qa_judge"]["score"] in (2, 3, 4, 5)
+            ids = candidate["grounding_chunk_ids"]
+            assert ids and any(candidate["answer"] in p and all(f"[chunk:{cid}]" in p for cid in ids)
+                               for p in judge_prompts)
+        [chosen] = [c for c in turn["candidates"] if c["answer"] == turn["assistant_message"]][:1]
+        assert turn["qa_judge"] == chosen["qa_judge"]
+    dpo = jsonl(load_config(config).output_dir / "export" / "dpo" / "train.jsonl")
+    assert dpo and all(row["chosen_score"] > row["rejected_score"] for row in dpo)

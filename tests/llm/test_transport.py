@@ -184,3 +184,24 @@ def test_lean_client_takes_the_stock_path_for_query_parameters_and_streams():
     assert b'"choices"' in body
     assert plain.status_code == 200 and b'"choices"' in plain.content
     assert plain.elapsed.total_seconds() > 0
+
+
+def test_lean_client_joins_relative_urls_with_its_base_url():
+    """A relative URL takes the stock path (joined with the client's base_url); an
+    absolute one is used as given."""
+    from dlgforge_core.llm.fast_http import FastHTTPClient, FastHTTPTransport
+
+    async def main(base_url):
+        http = FastHTTPClient(FastHTTPTransport(), timeout=5.0, base_url=base_url + "/")
+        try:
+            relative = http.build_request("GET", "models")
+            absolute = http.build_request("GET", base_url + "/models")
+            listed = await http.send(relative)
+            return relative, absolute, listed
+        finally:
+            await http.aclose()
+
+    with FakeLLMServer() as srv:
+        relative, absolute, listed = asyncio.run(main(srv.base_url))
+        assert str(relative.url) == str(absolute.url) == srv.base_url + "/models"
+    assert listed.status_code == 200 and b"fake-model" in listed.content

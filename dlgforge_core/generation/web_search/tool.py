@@ -1,17 +1,21 @@
 """The responder's web search tool: a provider behind failure notes, counts and a log line.
 
 A failed search never aborts a conversation: the responder is told ``web search failed:
-<reason>`` and its loop goes on. ``WebFindings`` is what one answer candidate has found so
+<reason>`` and its loop goes on. With the request cache on, successful results are kept in
+it and replayed for the same provider, endpoint, result count and query (a re-run then
+searches nothing and shows the model the same results). ``WebFindings`` is what one answer candidate has found so
 far (results deduplicated by URL, plus the lines describing each search for the prompt).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from dlgforge_core.generation.web_search.base import WebResult, WebSearchError, WebSearchProvider
+from dlgforge_core.llm.cache import ResponseCache, web_search_key
 
 
 @dataclass(frozen=True)
@@ -26,21 +30,25 @@ class WebSearchTool:
     """Runs searches for the responder with ``k`` results each; counts and logs failures.
 
     ``log`` receives one line per failed search (conversation id, provider, reason; never
-    the key or the URL).
+    the key or the URL). ``cache`` (the LLM client's request cache) replays earlier results;
+    failures are never cached.
     """
 
     def __init__(self, provider: WebSearchProvider, k: int, log: Callable[[str], None] | None = None,
-                 owns_provider: bool = True) -> None:
+                 owns_provider: bool = True, cache: ResponseCache | None = None) -> None:
         self.provider = provider
         self.k = k
         self._log = log
         self._owns_provider = owns_provider
+        self._cache = cache
         self.searches = 0
         self.failures = 0
+        self.replayed = 0
 
     @classmethod
     def for_run(cls, cfg: Any, provider: WebSearchProvider | None,
-                log: Callable[[str], None] | None = None) -> "WebSearchTool | None":
+                log: Callable[[str], None] | None = None,
+                cache: ResponseCache | None = None) -> "WebSearchTool | None":
         """The tool when ``retrieval.web_search`` is enabled, else None: around ``provider``
         when one is given (its owner closes it), else around one built from the config."""
         from dlgforge_core.generation.web_search.factory import make_web_search
@@ -50,19 +58,32 @@ class WebSearchTool:
             return None
         owned = provider is None
         return cls(make_web_search(cfg) if owned else provider, settings.max_results, log,
-                   owns_provider=owned)
+                   owns_provider=owned, cache=cache)
 
     async def search(self, query: str, conversation_id: str) -> WebSearchOutcome:
-        """Search ``query``; a provider failure becomes an outcome with an error note."""
+        """Search ``query`` (or replay it from the cache); a provider failure becomes an
+        outcome with an error note."""
+        key = None
+        if self._cache is not None:
+            key = web_search_key(self.provider.name, str(getattr(self.provider, "base_url", "")),
+                                 self.k, query)
+            stored = await self._cache.get_web_results(key)
+            if stored is not None:
+                self.replayed += 1
+                return WebSearchOutcome(results=[WebResult(**item) for item in json.loads(stored)])
         self.searches += 1
         try:
-            return WebSearchOutcome(results=await self.provider.search(query, self.k))
+            results = await self.provider.search(query, self.k)
         except WebSearchError as err:
             self.failures += 1
             if self._log is not None:
                 self._log(f"web search failed conversation={conversation_id} "
                           f"provider={self.provider.name} reason={err.reason}")
             return WebSearchOutcome(results=[], error=f"web search failed: {err.reason}")
+        if key is not None:
+            text = json.dumps([result.model_dump() for result in results], ensure_ascii=False)
+            await self._cache.put_web_results(key, self.provider.name, text)
+        return WebSearchOutcome(results=results)
 
     async def aclose(self) -> None:
         """Close the provider's connections, when this tool built the provider."""
