@@ -191,7 +191,7 @@ def sdk_cpu_per_request(base_url: str, concurrency: int, requests: int) -> float
 
     async def main() -> float:
         backend = OpenAIBackend(base_url, "bench", max_inflight=concurrency)
-        left = [requests]
+        left = [16]  # warm-up: a few requests to open connections and load the SDK's code paths
 
         async def worker() -> None:
             while left[0] > 0:
@@ -199,7 +199,7 @@ def sdk_cpu_per_request(base_url: str, concurrency: int, requests: int) -> float
                 await backend.complete(request)
 
         try:
-            await asyncio.gather(*(worker() for _ in range(min(concurrency, 8))))  # warm-up
+            await asyncio.gather(*(worker() for _ in range(min(concurrency, 8))))
             left[0] = requests
             started = time.thread_time()
             await asyncio.gather(*(worker() for _ in range(concurrency)))

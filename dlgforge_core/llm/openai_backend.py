@@ -35,10 +35,10 @@ except ImportError:  # pragma: no cover - depends on the installed SDK
 
 _POOL_SIZE = 8  # connections per HTTP pool (see OpenAIBackend.__init__)
 _SDK_TIMEOUT = 600.0  # each request sets its own (ChatRequest.timeout)
-_NO_KEY = "no-key"
+_NO_KEY = "no-key"  # local servers need no key, but the SDK insists on one
 # idempotency keys: unique per process (random prefix, drawn once) and per request (counter)
 _REQUEST_PREFIX = f"dlgforge-{uuid.uuid4().hex}-"
-_REQUEST_IDS = itertools.count()  # local servers need no key, but the SDK insists on one
+_REQUEST_IDS = itertools.count()
 _FORMAT_WORDS = ("response_format", "json_schema", "json_object", "schema", "structured",
                  "grammar", "guided")
 

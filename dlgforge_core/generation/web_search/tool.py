@@ -3,8 +3,9 @@
 A failed search never aborts a conversation: the responder is told ``web search failed:
 <reason>`` and its loop goes on. With the request cache on, successful results are kept in
 it and replayed for the same provider, endpoint, result count and query (a re-run then
-searches nothing and shows the model the same results). ``WebFindings`` is what one answer candidate has found so
-far (results deduplicated by URL, plus the lines describing each search for the prompt).
+searches nothing and shows the model the same results). ``WebFindings`` is what one answer
+candidate has found so far (results deduplicated by URL, plus the lines describing each
+search for the prompt).
 """
 
 from __future__ import annotations
