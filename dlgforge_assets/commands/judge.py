@@ -24,6 +24,7 @@ def judge(config: Path) -> None:
 
     cfg = load_config(config)
     summary = run_offline_judge(cfg, echo=click.echo)
-    if summary.judged and (resolve_export_dir(cfg) / "manifest.json").is_file():
-        click.echo(f"note: {resolve_export_dir(cfg)} was prepared before these scores; refresh it "
+    export_dir = resolve_export_dir(cfg) if summary.judged else None
+    if export_dir is not None and (export_dir / "manifest.json").is_file():
+        click.echo(f"note: {export_dir} was prepared before these scores; refresh it "
                    f"with `dlgforge push {config} --no-push` (or `dlgforge run {config}`)")
