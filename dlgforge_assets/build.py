@@ -37,7 +37,7 @@ def build_resources(shape: ProjectShape, echo_progress: bool = False) -> dict[st
         "store": StoreResource(),
         "progress": ProgressResource(echo=echo_progress),
         "hub": HubResource(token=dg.EnvVar("HF_TOKEN")),
-        "ray": ray_resource_for(shape.ray_address, shape.ray_num_cpus),
+        "ray": ray_resource_for(shape.ray_address, shape.ray_num_cpus, connect=shape.distributed),
     }
 
 

@@ -55,12 +55,10 @@ def _drops(cfg: "DlgforgeConfig") -> tuple[int, dict[str, int]]:
     states = RunStateStore(cfg.output_dir)
     accepted, dropped = 0, {}
     for language in cfg.run.target_languages:
-        state = states.load(cfg.run.effective_run_id, language)
-        if state is None:
-            continue
-        accepted += state.accepted
-        for reason, count in state.dropped_by_reason().items():
-            dropped[reason] = dropped.get(reason, 0) + count
+        for state in states.of_language(cfg.run.effective_run_id, language):  # one per shard
+            accepted += state.accepted
+            for reason, count in state.dropped_by_reason().items():
+                dropped[reason] = dropped.get(reason, 0) + count
     return accepted, dropped
 
 

@@ -26,6 +26,7 @@ class ProjectShape:
     llm_backend: str | None = None
     ray_address: str | None = None
     ray_num_cpus: int | None = None
+    distributed: bool = False
     load_error: str | None = None
 
 
@@ -52,4 +53,5 @@ def read_shape(config_path: Path) -> ProjectShape:
         llm_backend=cfg.llm.backend,
         ray_address=cfg.ray.address,
         ray_num_cpus=cfg.ray.num_cpus,
+        distributed=cfg.run.distributed.enabled,
     )

@@ -1,13 +1,14 @@
 """The Ray resource slot (dagster-ray): a local runtime, or a cluster at `ray.address`.
 
-No asset requires it to run locally; distributed generation (run.distributed.enabled) uses
-it to reach Ray. Dagster only initializes a resource that an executing asset requires, so
-the slot costs nothing when unused.
+`conversations` requires it; it connects (`ray.init`) only for a distributed config
+(`run.distributed.enabled`), before the language's shards are submitted as Ray tasks, and
+does nothing otherwise.
 """
 
 from __future__ import annotations
 
 from dagster_ray import LocalRay, RayResource
+from dagster_ray.configs import Lifecycle
 
 
 class ClusterRay(RayResource):
@@ -36,11 +37,19 @@ class ClusterRay(RayResource):
         return True
 
 
-def ray_resource_for(address: str | None, num_cpus: int | None) -> RayResource:
-    """`LocalRay` (a local runtime started on demand) or `ClusterRay` when `address` is set."""
-    options: dict = {"ignore_reinit_error": True}
+def ray_resource_for(address: str | None, num_cpus: int | None, connect: bool = False) -> RayResource:
+    """`LocalRay` (a local runtime started on demand) or `ClusterRay` when `address` is set.
+
+    It runs `ray.init` at set-up only when `connect` (a distributed config); otherwise its
+    set-up does nothing, so a single-process run never starts Ray.
+    """
+    from dlgforge_core.generation.ray_runtime import RAY_INIT_OPTIONS, quiet_ray_start
+
+    quiet_ray_start()
+    options: dict = {"ignore_reinit_error": True, **RAY_INIT_OPTIONS}
     if num_cpus:
         options["num_cpus"] = num_cpus
+    lifecycle = Lifecycle(connect=connect)
     if address:
-        return ClusterRay(address=address, ray_init_options=options)
-    return LocalRay(ray_init_options=options)
+        return ClusterRay(address=address, ray_init_options=options, lifecycle=lifecycle)
+    return LocalRay(ray_init_options=options, lifecycle=lifecycle)

@@ -7,6 +7,8 @@ import dagster as dg
 
 from dlgforge_assets.metadata import content_version, conversation_preview
 from dlgforge_core.errors import ConfigError
+from dagster_ray import RayResource
+
 from resources import (
     DlgforgeConfigResource,
     KBResource,
@@ -23,8 +25,14 @@ LLM_POOL = "llm"
 
 
 def _generate(cfg: "DlgforgeConfig", language: str, llm: LLMBackendResource, kb: KBResource, report) -> Any:
-    """Run the engine for one language with the resources' client and knowledge base."""
+    """Run the engine for one language with the resources' client and knowledge base, or its
+    shards on Ray (`run.distributed.enabled`: the `ray` resource has connected by then)."""
     from dlgforge_core.generation.engine import generate_language
+
+    if cfg.run.distributed.enabled:
+        from dlgforge_core.generation.distributed import run_language_distributed
+
+        return run_language_distributed(cfg, language, progress=report)
 
     knowledge = kb.open(cfg)
 
@@ -68,6 +76,7 @@ def build_conversations_asset(partitions_def: dg.PartitionsDefinition) -> dg.Ass
         kb: KBResource,
         store: StoreResource,
         progress: ProgressResource,
+        ray: RayResource,
     ) -> dg.MaterializeResult:
         """Accepted conversations of one language (partition key = language code).
 
@@ -76,60 +85,74 @@ def build_conversations_asset(partitions_def: dg.PartitionsDefinition) -> dg.Ass
         logs). Resume: generates until the language has `run.total_samples` accepted
         conversations for the run id, continuing from the checkpoint after a failure and
         never regenerating an accepted conversation; a complete partition is a no-op with
-        zero LLM calls. Fails (after writing what it accepted) when it stops short of the
+        zero LLM calls. With `run.distributed.enabled`, the language's shards run as Ray
+        tasks on the same output folder (the `ray` resource connects first; otherwise it
+        does nothing). Fails (after writing what it accepted) when it stops short of the
         target for any reason other than the token budget.
         """
-        cfg = dlgforge_config.load()
-        language = context.partition_key
-        if language not in cfg.run.target_languages:
-            raise ConfigError(
-                f"run.target_languages: partition {language!r} is not in {cfg.run.target_languages}"
-            )
-        summary = _generate(cfg, language, llm, kb, progress.reporter(context.log, language))
-        output = store.open(cfg)
-        dropped = dict(summary.dropped_by_reason)
-        metadata: dict[str, Any] = {
-            "language": language,
-            "run_id": summary.run_id,
-            "accepted": summary.accepted_total,
-            "accepted_new": summary.accepted_new,
-            "target": summary.target,
-            "complete": bool(summary.complete),
-            "status": summary.status,
-            "dropped": sum(dropped.values()),
-            "dropped_by_reason": dg.MetadataValue.json(dropped),
-            "tokens_by_agent": dg.MetadataValue.json(summary.usage_by_agent),
-            "total_tokens": _total_tokens(summary.usage_by_agent),
-            "llm_calls": summary.llm_calls,
-            "cached_calls": summary.cached_calls,
-            "budget_exhausted": bool(summary.budget_exhausted),
-            "preview": dg.MetadataValue.md(
-                _preview(output, language, summary.run_id, summary.preview_conversation_id)
-            ),
-            "path": dg.MetadataValue.path(str(output.path("synthetic_qa.jsonl"))),
-        }
-        if summary.budget_reason:
-            metadata["budget_reason"] = summary.budget_reason
-        if summary.preview_conversation_id:
-            metadata["preview_conversation_id"] = summary.preview_conversation_id
-        if summary.mean_judge_score is not None:
-            metadata["mean_judge_score"] = float(summary.mean_judge_score)
-        # A shortfall caused by endpoint failures fails the partition, so that it stays
-        # unmaterialized and a re-run resumes; one caused by the content (every retry a
-        # duplicate, say) is a finished partition that reports what it could not reach.
-        if not summary.complete and not summary.budget_exhausted and dropped.get("llm_error"):
-            raise dg.Failure(
-                description=(
-                    f"conversations[{language}]: {summary.accepted_total}/{summary.target} accepted; "
-                    f"stopped early ({summary.status}; dropped: {dropped or 'none'}); re-materialize to resume"
-                ),
-                metadata=metadata,
-            )
-        return dg.MaterializeResult(
-            metadata=metadata, data_version=_language_version(output, language, summary.run_id)
-        )
+        return _materialize(context, dlgforge_config, llm, kb, store, progress)
 
     return conversations
+
+
+def _materialize(
+    context: dg.AssetExecutionContext,
+    dlgforge_config: DlgforgeConfigResource,
+    llm: LLMBackendResource,
+    kb: KBResource,
+    store: StoreResource,
+    progress: ProgressResource,
+) -> dg.MaterializeResult:
+    """Generate one language partition and describe it in the materialization's metadata."""
+    cfg = dlgforge_config.load()
+    language = context.partition_key
+    if language not in cfg.run.target_languages:
+        raise ConfigError(
+            f"run.target_languages: partition {language!r} is not in {cfg.run.target_languages}"
+        )
+    summary = _generate(cfg, language, llm, kb, progress.reporter(context.log, language))
+    output = store.open(cfg)
+    dropped = dict(summary.dropped_by_reason)
+    metadata: dict[str, Any] = {
+        "language": language,
+        "run_id": summary.run_id,
+        "accepted": summary.accepted_total,
+        "accepted_new": summary.accepted_new,
+        "target": summary.target,
+        "complete": bool(summary.complete),
+        "status": summary.status,
+        "dropped": sum(dropped.values()),
+        "dropped_by_reason": dg.MetadataValue.json(dropped),
+        "tokens_by_agent": dg.MetadataValue.json(summary.usage_by_agent),
+        "total_tokens": _total_tokens(summary.usage_by_agent),
+        "llm_calls": summary.llm_calls,
+        "cached_calls": summary.cached_calls,
+        "budget_exhausted": bool(summary.budget_exhausted),
+        "preview": dg.MetadataValue.md(
+            _preview(output, language, summary.run_id, summary.preview_conversation_id)
+        ),
+        "path": dg.MetadataValue.path(str(output.path("synthetic_qa.jsonl"))),
+    }
+    if summary.budget_reason:
+        metadata["budget_reason"] = summary.budget_reason
+    if summary.preview_conversation_id:
+        metadata["preview_conversation_id"] = summary.preview_conversation_id
+    if summary.mean_judge_score is not None:
+        metadata["mean_judge_score"] = float(summary.mean_judge_score)
+    # A shortfall caused by endpoint failures fails the partition, so that it stays
+    # unmaterialized and a re-run resumes; one caused by the content (every retry a
+    # duplicate, say) is a finished partition that reports what it could not reach.
+    if not summary.complete and not summary.budget_exhausted and dropped.get("llm_error"):
+        raise dg.Failure(
+            description=(
+                f"conversations[{language}]: {summary.accepted_total}/{summary.target} accepted; "
+                f"stopped early ({summary.status}; dropped: {dropped or 'none'}); re-materialize to resume"
+            ),
+            metadata=metadata,
+        )
+    return dg.MaterializeResult(
+        metadata=metadata, data_version=_language_version(output, language, summary.run_id)
+    )
 
 
 def _total_tokens(usage_by_agent: dict[str, dict[str, int]]) -> int:

@@ -43,7 +43,7 @@ def build(config: Path) -> None:
 @click.option("-k", "k", type=click.IntRange(min=1), default=None,
               help="Number of results (default: retrieval.default_k).")
 @click.option("--mode", type=click.Choice(["hybrid", "vector", "fts"]), default=None,
-              help="Retrieval mode (default: hybrid when retrieval.hybrid is true).")
+              help="Retrieval mode (default: retrieval.search_mode).")
 @click.option("--source", "sources", multiple=True,
               help="Only search this document (relative path); repeatable.")
 def search(config: Path, query: str, k: int | None, mode: str | None,

@@ -114,7 +114,6 @@ def _resolve_paths(cfg: DlgforgeConfig) -> None:
 # Settings the config format reserves for features still to come. They are refused, never
 # silently ignored: a user who asks for them must know they are not in effect.
 _NOT_AVAILABLE = {
-    "run.distributed.enabled": lambda cfg: cfg.run.distributed.enabled,
     "llm.backend (vllm_managed)": lambda cfg: cfg.llm.backend == "vllm_managed",
     "store.backend (postgres)": lambda cfg: cfg.store.backend == "postgres",
 }
@@ -135,11 +134,27 @@ def _check(cfg: DlgforgeConfig, source: str, check_paths: bool, require_models: 
     for key, wanted in _NOT_AVAILABLE.items():
         if wanted(cfg):
             raise ConfigError(f"{source}: {key}: not available in this version of dlgforge")
+    _check_distributed(cfg, source)
     if cfg.cache_dir == cfg.output_dir or cfg.output_dir in cfg.cache_dir.parents:
         raise ConfigError(f"{source}: llm.cache.dir: must not be inside saving.output_dir ({cfg.cache_dir})")
     if check_paths and not cfg.knowledge_dir.is_dir():
         raise ConfigError(
             f"{source}: retrieval.knowledge_dir: folder not found: {cfg.knowledge_dir}"
+        )
+
+
+def _check_distributed(cfg: DlgforgeConfig, source: str) -> None:
+    """Shards need a server to share (not the in-process model) and at least one slot each."""
+    dist = cfg.run.distributed
+    if not dist.enabled:
+        return
+    if cfg.llm.backend == "local":
+        raise ConfigError(f"{source}: run.distributed.enabled: the embedded model (llm.backend: local) "
+                          "runs inside one process; shards need an OpenAI-compatible endpoint")
+    if dist.shards_per_language > cfg.run.batch_size:
+        raise ConfigError(
+            f"{source}: run.distributed.shards_per_language: {dist.shards_per_language} shards need "
+            f"at least as many slots, but run.batch_size is {cfg.run.batch_size}"
         )
 
 

@@ -148,7 +148,9 @@ class RetrievalConfig(Section):
     chunk_size: int = Field(default=800, ge=50)
     chunk_overlap: int = Field(default=100, ge=0)
     rebuild_index: bool = False
-    hybrid: bool = True
+    # hybrid: vector + full-text (reciprocal rank fusion); fts: full-text only, no query
+    # embedding (the cheapest on a CPU-only machine); vector: embeddings only
+    search_mode: Literal["hybrid", "vector", "fts"] = "hybrid"
     max_tool_rounds: int = Field(default=3, ge=1)
     resident_max_chunks: int = Field(default=50_000, ge=0)
     rerank: RerankConfig = Field(default_factory=RerankConfig)

@@ -52,13 +52,17 @@ def total_usage(usages: Iterable[UsageByAgent]) -> dict[str, dict[str, int]]:
 class BudgetGovernor:
     """Answers "may a new conversation start?" from the caps and the spend so far."""
 
-    def __init__(self, budget_cfg: Any, prior: UsageByAgent, current: Callable[[], UsageByAgent]) -> None:
+    def __init__(self, budget_cfg: Any, prior: UsageByAgent, current: Callable[[], UsageByAgent],
+                 share: float = 1.0) -> None:
+        """``share`` < 1: one shard of a distributed language, which holds that share of every
+        cap and of the prior spend (shards run at once and cannot see each other's spend)."""
         self.max_tokens: int | None = budget_cfg.max_tokens
         per_agent = budget_cfg.per_agent
         self.per_agent: dict[str, int] = {
             agent: cap for agent in AGENTS if (cap := getattr(per_agent, agent, None)) is not None
         }
-        self._prior = tokens_by_agent(prior)
+        self._share = share
+        self._prior = {agent: tokens * share for agent, tokens in tokens_by_agent(prior).items()}
         self._current = current
         self._baseline = tokens_by_agent(current())
         self.reached: str | None = None
@@ -67,7 +71,7 @@ class BudgetGovernor:
     def enabled(self) -> bool:
         return self.max_tokens is not None or bool(self.per_agent)
 
-    def spent(self) -> dict[str, int]:
+    def spent(self) -> dict[str, float]:
         """Tokens per agent counted against the caps."""
         now = tokens_by_agent(self._current())
         agents = set(now) | set(self._prior)
@@ -81,10 +85,10 @@ class BudgetGovernor:
             return False
         if self.reached:
             return True
-        spent = self.spent()
-        if self.max_tokens is not None and sum(spent.values()) >= self.max_tokens:
+        spent, share = self.spent(), self._share
+        if self.max_tokens is not None and sum(spent.values()) >= self.max_tokens * share:
             self.reached = f"run.budget.max_tokens={self.max_tokens}"
         for agent, cap in self.per_agent.items():
-            if spent.get(agent, 0) >= cap:
+            if spent.get(agent, 0) >= cap * share:
                 self.reached = f"run.budget.per_agent.{agent}={cap}"
         return self.reached is not None

@@ -6,6 +6,9 @@ in-flight conversations (queued commits included) reach the target (a slot then 
 case one in flight drops), the attempt cap is hit, or the token budget is exhausted.
 Accepted conversations are written by one writer task (``CommitQueue``: group commit off the
 event loop); the run state is checkpointed at most once a second and at the end.
+
+One shard of a distributed language (``Shard``) runs the same way over its own conversation
+indices, with its share of the target, the slots and the budget, and its own checkpoint.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dlgforge_core.generation.conversation import ConversationDropped, Conversat
 from dlgforge_core.generation.coverage import Planner
 from dlgforge_core.generation.memory import LoadedMemory, load_memory, load_personas_and_seeds
 from dlgforge_core.generation.run_log import RunLog
+from dlgforge_core.generation.shards import Shard, check_layout
 from dlgforge_core.generation.summary import LanguageSummary, judge_mean_and_preview
 from dlgforge_core.generation.web_search import WebSearchProvider, WebSearchTool
 from dlgforge_core.store.outputs import OutputStore
@@ -40,29 +44,35 @@ async def generate_language(
     progress: Progress | None = None,
     judge: Any | None = None,
     web_search: WebSearchProvider | None = None,
+    shard: Shard = Shard(),
 ) -> LanguageSummary:
     """Generate until ``run.total_samples`` conversations of ``language`` are accepted.
 
     A no-op (zero LLM calls) when the language is already complete for the run id.
-    Raises ``DlgforgeError`` when ``run.resume_run_id`` names a run with no state.
+    Raises ``DlgforgeError`` when ``run.resume_run_id`` names a run with no state, or when
+    the language was checkpointed with another shard layout.
     With ``retrieval.web_search`` enabled, the responder's web search uses ``web_search``
     (the caller closes it), else a provider built from the config and closed at the end.
+    With ``shard``, only that shard's conversations and share of the target.
     """
-    run = _LanguageRun(cfg, language, llm, kb, progress, judge, web_search)
+    run = _LanguageRun(cfg, language, llm, kb, progress, judge, web_search, shard)
     return await run.execute()
 
 
-def run_language(cfg: Any, language: str, progress: Progress | None = None) -> LanguageSummary:
-    """Synchronous entry point: opens the KB index, builds an LLM client, runs one language."""
+def run_language(cfg: Any, language: str, progress: Progress | None = None, shard: Shard = Shard()
+                 ) -> LanguageSummary:
+    """Synchronous entry point: opens the KB index, builds an LLM client, runs one language
+    (or one shard of it, with its share of the per-endpoint cap ``llm.max_inflight``)."""
     from dlgforge_core.kb import KnowledgeBase
     from dlgforge_core.llm.client import LLMClient
 
     kb = KnowledgeBase(cfg)
+    max_inflight = None if shard.whole else max(1, shard.share(cfg.llm.max_inflight))
 
     async def _main() -> LanguageSummary:
-        client = LLMClient(cfg, log_dir=cfg.output_dir / "logs")
+        client = LLMClient(cfg, log_dir=cfg.output_dir / "logs", max_inflight=max_inflight)
         try:
-            return await generate_language(cfg, language, llm=client, kb=kb, progress=progress)
+            return await generate_language(cfg, language, llm=client, kb=kb, progress=progress, shard=shard)
         finally:
             await client.aclose()
 
@@ -79,22 +89,26 @@ class _LanguageRun:
         progress: Progress | None,
         judge: Any | None,
         web_search: WebSearchProvider | None = None,
+        shard: Shard = Shard(),
     ) -> None:
         self.cfg, self.language, self.llm, self.kb = cfg, language, llm, kb
+        self.shard = shard
+        self.tag = f"{language}{shard.label}"  # how log lines name this run: "en" or "en shard 1/2"
         self.progress = progress
         self.judge = judge
         self._web_provider = web_search
         self.web: WebSearchTool | None = None
         self.run_id: str = cfg.run.resume_run_id or cfg.run.run_id
-        self.target: int = cfg.run.total_samples
+        self.target: int = shard.share(cfg.run.total_samples)
+        self.slots: int = max(1, shard.share(cfg.run.batch_size))
         self.store = OutputStore(cfg)
         self.states = RunStateStore(cfg.output_dir)
-        self.log = RunLog(cfg.output_dir / "logs", f"{self.run_id}-{language}")
+        self.log = RunLog(cfg.output_dir / "logs", f"{self.run_id}-{language}{shard.suffix}")
         self.accepted = 0
         self.accepted_new = 0
         self.inflight: set[int] = set()
         self.attempts = 0
-        self.cap = cfg.run.total_samples * cfg.run.max_attempts_factor + cfg.run.batch_size
+        self.cap = self.target * cfg.run.max_attempts_factor + self.slots
         self.budget_stop = False
         self.fatal: DlgforgeError | None = None  # a set-up error: every slot stops
         self.budget: BudgetGovernor | None = None
@@ -103,7 +117,7 @@ class _LanguageRun:
         self.writer = CommitQueue(
             commit=lambda records: self.store.commit_many(records, self._admit),
             on_committed=self._committed, on_failed=self._wake_slots, tick=self._tick,
-            limit=cfg.run.batch_size, every_s=_CHECKPOINT_EVERY_S)
+            limit=self.slots, every_s=_CHECKPOINT_EVERY_S)
         self._foreign_same_language = 0
         self._dirty = False
         self._last_checkpoint = 0.0
@@ -127,7 +141,7 @@ class _LanguageRun:
     def _open_web_search(self) -> WebSearchTool | None:
         """The responder's web search tool when enabled (provider given, else built here)."""
         self.web = WebSearchTool.for_run(
-            self.cfg, self._web_provider, log=lambda line: self.log.warning("[%s] %s", self.language, line),
+            self.cfg, self._web_provider, log=lambda line: self.log.warning("[%s] %s", self.tag, line),
             cache=getattr(self.llm, "response_cache", None))
         return self.web
 
@@ -136,7 +150,7 @@ class _LanguageRun:
         if self.web is None:
             return
         self.log.info("[%s] web search: %d searches, %d failed, %d replayed from the cache",
-                      self.language, self.web.searches, self.web.failures, self.web.replayed)
+                      self.tag, self.web.searches, self.web.failures, self.web.replayed)
         await self.web.aclose()
 
     async def _execute(self) -> LanguageSummary:
@@ -145,35 +159,39 @@ class _LanguageRun:
             raise DlgforgeError(
                 f"run.resume_run_id: no run state for run '{self.run_id}' in {self.states.dir}"
             )
+        checkpoints = await asyncio.to_thread(self.states.of_language, self.run_id, self.language)
+        check_layout(self.run_id, self.language, [c.shards for c in checkpoints], self.shard)
         await asyncio.to_thread(self.store.reconcile)
         memory = await asyncio.to_thread(load_memory, self.store, cfg, self.run_id, self.language)
-        self.state = await asyncio.to_thread(self.states.load, self.run_id, self.language) or LanguageState(
-            run_id=self.run_id, language=self.language, target=self.target, started_at=utc_now()
+        self.state = next((s for s in checkpoints if s.shard == self.shard.index), None) or LanguageState(
+            run_id=self.run_id, language=self.language, target=self.target, started_at=utc_now(),
+            shard=self.shard.index, shards=self.shard.count,
         )
         self.state.target = self.target
-        self.accepted = len(memory.accepted_indices)
+        self.accepted = sum(1 for index in memory.accepted_indices if self.shard.owns(index))
         usage_before = self.llm.usage.by_agent()
         calls_before = self.llm.calls_made
         if self.accepted >= self.target:
             self.log.info("[%s] %s already complete: %d/%d accepted, nothing to do",
-                          self.language, self.run_id, self.accepted, self.target)
+                          self.tag, self.run_id, self.accepted, self.target)
             return await self._finish(memory, usage_before, calls_before, status="complete")
         ctx = await self._context(memory)
         self.memory = memory
         memory.accepted_indices |= self.state.dropped_indices()  # one skip set, shared with _admit
-        self._indices = self._index_stream(memory.accepted_indices)
+        self._indices = self._index_stream(memory.accepted_indices, self.shard)
         # The attempt cap is per invocation: drops of an earlier, failed invocation (a dead
         # server, say) must not use up the attempts of the resume.
         self.attempts = self.accepted
         prior_usage = await asyncio.to_thread(
             lambda: total_usage(state.usage for state in self.states.states_of(self.run_id)))
-        self.budget = BudgetGovernor(cfg.run.budget, prior_usage, self.llm.usage.by_agent)
+        self.budget = BudgetGovernor(cfg.run.budget, prior_usage, self.llm.usage.by_agent,
+                                     share=1.0 / self.shard.count)
         self._started = time.monotonic()
         self.log.info("[%s] run %s: %d/%d accepted at start, batch_size %d",
-                      self.language, self.run_id, self.accepted, self.target, cfg.run.batch_size)
+                      self.tag, self.run_id, self.accepted, self.target, self.slots)
         writer = asyncio.create_task(self.writer.run())
         try:
-            await asyncio.gather(*(self._slot(ctx) for _ in range(cfg.run.batch_size)))
+            await asyncio.gather(*(self._slot(ctx) for _ in range(self.slots)))
             if self.fatal is not None:
                 raise self.fatal
         finally:
@@ -217,12 +235,12 @@ class _LanguageRun:
         )
 
     @staticmethod
-    def _index_stream(skip: set[int]):
-        index = 0
+    def _index_stream(skip: set[int], shard: Shard):
+        index = shard.index
         while True:
             if index not in skip:
                 yield index
-            index += 1
+            index += shard.count
 
     # -- slots -----------------------------------------------------------------------
 
@@ -235,7 +253,7 @@ class _LanguageRun:
                 if self.budget.exhausted():
                     if not self.budget_stop:
                         self.log.info("[%s] budget reached (%s): no new conversations",
-                                      self.language, self.budget.reached)
+                                      self.tag, self.budget.reached)
                     self.budget_stop = True
                     return None
                 if self.accepted + len(self.inflight) < self.target:
@@ -256,7 +274,7 @@ class _LanguageRun:
             except DlgforgeError as err:  # the user's set-up (a bad key, a missing model file)
                 self.fatal = self.fatal or err
             except Exception as err:  # a bug in one slot must not abort the run
-                self.log.exception("[%s] %s failed: %s", self.language, conv.cid, type(err).__name__)
+                self.log.exception("[%s] %s failed: %s", self.tag, conv.cid, type(err).__name__)
                 self._record_drop(conv, f"internal_error:{type(err).__name__}", None)
             else:
                 await self.writer.put(record, conv, index)
@@ -272,7 +290,7 @@ class _LanguageRun:
             )
         )
         self._dirty = True
-        self.log.info("[%s] dropped %s reason=%s turn=%s", self.language, conv.cid, reason, turn)
+        self.log.info("[%s] dropped %s reason=%s turn=%s", self.tag, conv.cid, reason, turn)
 
     # -- commits (called by the writer, see CommitQueue) ---------------------------
 
@@ -315,7 +333,7 @@ class _LanguageRun:
                 self.memory.dedup.absorb(turn["user_message"])
             if record.get("run_id") == self.run_id and record.get("language") == self.language:
                 index = int(record["conversation_index"])
-                if index not in self.memory.accepted_indices:
+                if index not in self.memory.accepted_indices and self.shard.owns(index):
                     self.memory.accepted_indices.add(index)  # also skipped by the index stream
                     self._foreign_same_language += 1
                 taken.add(record["conversation_id"])
@@ -344,7 +362,7 @@ class _LanguageRun:
         eta = remaining / rate if rate > 0 else None
         eta_text = f"{eta:.0f}s" if eta is not None else "?"
         self.log.info("[%s] progress %d/%d accepted, %.2f conv/s, eta %s",
-                      self.language, self.accepted, self.target, rate, eta_text)
+                      self.tag, self.accepted, self.target, rate, eta_text)
         if self.progress is not None:
             self.progress(self.accepted, self.target, rate, eta)
 
@@ -383,7 +401,7 @@ class _LanguageRun:
         )
         if self.accepted_new:
             self._report_progress(force=True)
-        self.log.info("[%s] %s finished: status=%s accepted=%d/%d new=%d dropped=%s", self.language, self.run_id,
+        self.log.info("[%s] %s finished: status=%s accepted=%d/%d new=%d dropped=%s", self.tag, self.run_id,
                       status, self.accepted, self.target, self.accepted_new, summary.dropped_by_reason)
         return summary
 

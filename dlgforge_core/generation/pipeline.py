@@ -41,9 +41,13 @@ async def _generate_all(cfg: Any, kb: Any, languages: list[str], echo: Echo) -> 
     try:
         for language in languages:
             echo(f"[{language}] generating {cfg.run.total_samples} conversations")
-            summaries.append(
-                await generate_language(cfg, language, llm=client, kb=kb, progress=_progress_printer(language, echo))
-            )
+            progress = _progress_printer(language, echo)
+            if cfg.run.distributed.enabled:
+                from dlgforge_core.generation.distributed import run_language_distributed
+
+                summaries.append(await asyncio.to_thread(run_language_distributed, cfg, language, progress, echo))
+                continue
+            summaries.append(await generate_language(cfg, language, llm=client, kb=kb, progress=progress))
     finally:
         await client.aclose()
     return summaries

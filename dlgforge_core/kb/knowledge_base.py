@@ -105,7 +105,7 @@ class KnowledgeBase:
         """Top ``k`` (default ``retrieval.default_k``) chunks for ``query``.
 
         ``mode`` is "hybrid" (vector + full-text, reciprocal rank fusion), "vector" or
-        "fts"; by default hybrid when ``retrieval.hybrid`` is true. ``sources`` restricts
+        "fts"; by default ``retrieval.search_mode``. ``sources`` restricts
         the search to those documents. With ``retrieval.rerank.enabled`` a cross-encoder
         re-orders the candidates.
         """
@@ -129,7 +129,7 @@ class KnowledgeBase:
         return await asyncio.to_thread(self._search, lambda _query: vector, query, k, sources, mode)
 
     def _mode(self, mode: str | None) -> str:
-        return mode or ("hybrid" if getattr(self.retrieval, "hybrid", True) else "vector")
+        return mode or self.retrieval.search_mode
 
     def _search(self, encode_query, query: str, k: int | None,
                 sources: Sequence[str] | None, mode: str) -> list[SearchHit]:

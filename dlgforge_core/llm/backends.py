@@ -101,7 +101,8 @@ def make_backend(settings: Any, cfg: "DlgforgeConfig", **options: Any) -> ChatBa
     ``cfg.llm.backend == "local"`` the embedded llama.cpp engine is imported lazily, so the
     optional dependency is only needed when it is used. ``options``: ``endpoints`` (the
     routed endpoints of ``vllm_attach``/``vllm_managed``, default ``llm.routing.endpoints``)
-    and ``max_connections`` (HTTP pool size, default the in-flight cap).
+    ``max_connections`` (HTTP pool size, default the in-flight cap) and ``max_inflight`` (the
+    per-endpoint cap, default ``llm.max_inflight``; a shard of a distributed run holds a share).
     """
     backend = cfg.llm.backend
     if backend == "local":
@@ -117,7 +118,7 @@ def make_backend(settings: Any, cfg: "DlgforgeConfig", **options: Any) -> ChatBa
     return OpenAIBackend(
         base_url=settings.base_url,
         api_key=settings.api_key,
-        max_inflight=cfg.llm.max_inflight,
+        max_inflight=options.get("max_inflight") or cfg.llm.max_inflight,
         adaptive=cfg.llm.adaptive_concurrency,
         max_connections=options.get("max_connections"),
     )

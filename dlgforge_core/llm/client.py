@@ -76,11 +76,12 @@ class LLMClient:
     """Structured LLM calls with retries, fallback, repair, cache, usage and call log.
 
     ``endpoints`` overrides ``llm.routing.endpoints`` (e.g. the servers ``vllm_managed``
-    started); ``retry`` replaces the default backoff policy. Use one client per event loop.
+    started); ``retry`` replaces the default backoff policy; ``max_inflight`` replaces the
+    per-endpoint cap ``llm.max_inflight`` (a shard's share). Use one client per event loop.
     """
 
     def __init__(self, cfg: Any, log_dir: Any = None, *, endpoints: Iterable[Any] | None = None,
-                 retry: RetryPolicy | None = None):
+                 retry: RetryPolicy | None = None, max_inflight: int | None = None):
         self.cfg = cfg
         self.usage = UsageTracker()
         self.calls_made = 0
@@ -88,6 +89,7 @@ class LLMClient:
         self._log = CallLog(log_dir)
         self._cache = ResponseCache(cfg.cache_dir) if cfg.llm.cache.enabled else None
         self._endpoints = list(endpoints) if endpoints is not None else None
+        self._max_inflight = max_inflight
         self._agents: dict[str, _Agent] = {}
         self._backends: dict[tuple, ChatBackend] = {}
         self._modes: dict[str, int] = {}
@@ -200,7 +202,9 @@ class LLMClient:
         key: tuple = (kind,) if kind != "openai" else (kind, settings.base_url, settings.api_key)
         backend = self._backends.get(key)
         if backend is None:
-            options = {} if self._endpoints is None else {"endpoints": self._endpoints}
+            options: dict[str, Any] = {} if self._endpoints is None else {"endpoints": self._endpoints}
+            if self._max_inflight is not None:
+                options["max_inflight"] = self._max_inflight
             backend = self._backends[key] = make_backend(settings, self.cfg, **options)
         return backend
 

@@ -107,7 +107,7 @@ class Router:
 
 
 def make_router(settings: Any, cfg: Any, endpoints: Iterable[Any] | None = None,
-                **_: Any) -> Router:
+                max_inflight: int | None = None, **_: Any) -> Router:
     """The router over ``endpoints`` (default ``llm.routing.endpoints``)."""
     items = list(endpoints if endpoints is not None else cfg.llm.routing.endpoints)
     if not items:
@@ -117,7 +117,7 @@ def make_router(settings: Any, cfg: Any, endpoints: Iterable[Any] | None = None,
     for index, item in enumerate(items):
         base_url, api_key, weight, model = _endpoint_fields(item)
         key = api_key or settings.api_key
-        backend = OpenAIBackend(base_url, key, max_inflight=cfg.llm.max_inflight,
+        backend = OpenAIBackend(base_url, key, max_inflight=max_inflight or cfg.llm.max_inflight,
                                 adaptive=cfg.llm.adaptive_concurrency)
         members.append(RouteMember(index=index, backend=backend, api_key=key,
                                    weight=weight, model=model))

@@ -293,13 +293,28 @@ def test_commented_out_section_reads_as_empty(write_config) -> None:
 
 
 @pytest.mark.parametrize("yaml_text, key", [
-    ("run:\n  distributed: {enabled: true}\n", "run.distributed.enabled"),
     ("llm:\n  backend: vllm_managed\n  vllm: {model: m}\n", "llm.backend (vllm_managed)"),
     ("store:\n  backend: postgres\n  dsn: postgresql://u@h/db\n", "store.backend (postgres)"),
 ])
 def test_features_not_yet_available_are_refused_not_ignored(write_config, yaml_text, key) -> None:
     with pytest.raises(ConfigError, match=re.escape(f"{key}: not available in this version")):
         load_config(write_config("llm:\n  model: m\n" + yaml_text if "llm:" not in yaml_text else yaml_text))
+
+
+def test_distributed_settings_load_and_bad_ones_name_the_key(write_config) -> None:
+    cfg = load_config(write_config(
+        "llm: {model: m}\nrun:\n  batch_size: 4\n  distributed: {enabled: true, shards_per_language: 4}\n"
+        "ray: {num_cpus: 2}\nretrieval: {search_mode: fts}\n"))
+    assert (cfg.run.distributed.enabled, cfg.run.distributed.shards_per_language, cfg.ray.num_cpus) == (True, 4, 2)
+    assert cfg.retrieval.search_mode == "fts"
+    with pytest.raises(ConfigError, match=r"run\.distributed\.shards_per_language: 5 shards need at least as "
+                                          r"many slots, but run\.batch_size is 4"):
+        load_config(write_config(
+            "llm: {model: m}\nrun:\n  batch_size: 4\n  distributed: {enabled: true, shards_per_language: 5}\n"))
+    with pytest.raises(ConfigError, match=r"run\.distributed\.enabled: the embedded model \(llm\.backend: local\)"):
+        load_config(write_config("llm: {backend: local}\nrun:\n  distributed: {enabled: true}\n"))
+    with pytest.raises(ConfigError, match=r"retrieval\.search_mode"):
+        load_config(write_config("llm: {model: m}\nretrieval: {search_mode: keyword}\n"))
 
 
 def test_web_search_is_off_by_default_and_defaults_per_provider(write_config) -> None:

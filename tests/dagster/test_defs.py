@@ -54,6 +54,18 @@ def test_adding_a_language_adds_a_partition(tmp_path: Path) -> None:
     assert build_definitions(config).resolve_assets_def("conversations").partitions_def.get_partition_keys() == ["en", "it"]
 
 
+def test_only_a_distributed_config_makes_the_ray_resource_connect(tmp_path: Path) -> None:
+    config = write_project(tmp_path, "http://127.0.0.1:9/v1", run={"target_languages": ["en"]})
+    defs = build_definitions(config)
+    assert "ray" in defs.resolve_assets_def("conversations").required_resource_keys
+    assert defs.resources["ray"].lifecycle.connect is False
+    config = write_project(tmp_path, "http://127.0.0.1:9/v1", run={
+        "target_languages": ["en"], "batch_size": 4, "distributed": {"enabled": True, "shards_per_language": 2}})
+    defs = build_definitions(config)
+    assert defs.resources["ray"].lifecycle.connect is True
+    assert defs.resolve_assets_def("conversations").partitions_def.get_partition_keys() == ["en"]
+
+
 def test_missing_config_still_loads_and_errors_at_materialization(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere" / "config.yaml"
     defs = build_definitions(missing)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,17 @@ def cli_env() -> dict[str, str]:
 def dlgforge(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     """Run the CLI to completion."""
     return subprocess.run(cli_command(*args), cwd=cwd, env=cli_env(), capture_output=True, text=True, timeout=600)
+
+
+def kill_9_after(victim: subprocess.Popen, output: Path, accepted: int, timeout_s: float = 300) -> None:
+    """SIGKILL ``victim`` once ``output`` holds ``accepted`` accepted conversations."""
+    deadline = time.monotonic() + timeout_s
+    while len(jsonl(output / "synthetic_qa.jsonl")) < accepted:
+        assert victim.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline, "no conversation was accepted in time"
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
 
 
 def jsonl(path: Path) -> list[dict]:

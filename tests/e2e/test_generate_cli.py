@@ -8,7 +8,6 @@ the files the command wrote, its exit code and the requests the server received.
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.generate_project import (
-    assert_consistent_outputs, cli_command, cli_env, dlgforge, jsonl, write_config,
+    assert_consistent_outputs, cli_command, cli_env, dlgforge, jsonl, kill_9_after, write_config,
 )
 from tests.fake_llm.server import FakeLLMServer
 from tests.support.project import write_kb
@@ -105,13 +104,7 @@ def test_kill_9_then_resume_regenerates_nothing_accepted(shared_kb, tmp_path: Pa
         output = tmp_path / "output"
         victim = subprocess.Popen(cli_command("run", str(config)), cwd=tmp_path, env=cli_env(),
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 300
-        while len(jsonl(output / "synthetic_qa.jsonl")) < 3:
-            assert victim.poll() is None, "the run ended before it could be killed"
-            assert time.monotonic() < deadline, "no conversation was accepted in time"
-            time.sleep(0.05)
-        victim.send_signal(signal.SIGKILL)
-        victim.wait()
+        kill_9_after(victim, output, 3)
         accepted_before = {r["conversation_id"] for r in jsonl(output / "synthetic_qa.jsonl")}
         assert 3 <= len(accepted_before) < 12
         time.sleep(1.0)  # requests in flight at the kill are logged when the server answers them

@@ -16,6 +16,7 @@ EXPECTED_BACKENDS = {
     "lmstudio": "openai",
     "openai": "openai",
     "vllm": "vllm_attach",
+    "ray": "openai",
 }
 DUMMY_ENV = {
     "OPENAI_API_KEY": "sk-dummy-for-tests",
@@ -52,6 +53,13 @@ def test_example_config_loads(name, dummy_env):
     assert personas.source == str(cfg.personas.path)
     topics = load_seed_topics(cfg.coverage.seed_topics_path)
     assert topics.questions("en") and topics.questions("fr")
+
+
+def test_ray_example_runs_distributed(dummy_env):
+    cfg = load_config(EXAMPLES / "ray" / "config.yaml")
+    dist = cfg.run.distributed
+    assert (dist.enabled, dist.shards_per_language, cfg.ray.address) == (True, 2, None)
+    assert cfg.run.batch_size >= dist.shards_per_language
 
 
 def test_secrets_come_from_the_environment(dummy_env):

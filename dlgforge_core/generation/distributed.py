@@ -1,0 +1,178 @@
+"""Distributed generation: the shards of one language run as Ray tasks on one output folder.
+
+``run.distributed.shards_per_language: S`` splits a language into S shards (see ``Shard``),
+each a Ray task in its own worker process with its own event loop, LLM client and KB index
+handle. At most ``run.distributed.num_workers`` shards of a language run at once. They share
+the output folder (``saving.output_dir``): commits take the folder's lock and absorb what the
+other shards committed, so dedup stays exact across them, and each shard checkpoints to its
+own file. The folder and the KB index must be on a filesystem every Ray node sees (always the
+case for the local runtime started on demand). Ray is reached at ``ray.address``, or a local
+runtime is started with ``ray.num_cpus`` CPUs; one already initialized (the Dagster ``ray``
+resource) is used as it is.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from dlgforge_core.errors import DlgforgeError
+from dlgforge_core.generation.budget import add_usage
+from dlgforge_core.generation.engine import Progress, run_language
+from dlgforge_core.generation.ray_runtime import connect_ray
+from dlgforge_core.generation.shards import Shard, all_shards
+from dlgforge_core.generation.summary import LanguageSummary, judge_mean_and_preview
+from dlgforge_core.store.outputs import OutputStore
+from dlgforge_core.store.run_state import RunStateStore
+
+_POLL_S = 1.0
+_WATCH_DRIVER_S = 0.2
+_watched_drivers: set[int] = set()  # per worker process (Ray reuses workers for later shards)
+# The first status that is not "complete" names a merged language (a shard that ran out of
+# budget says more than one that ran out of attempts).
+_STATUS_ORDER = ("budget_exhausted", "attempts_exhausted", "failed", "running", "complete")
+
+
+class ShardFailed(RuntimeError):
+    """A shard's worker failed for a reason other than the user's input (a bug, a dead worker)."""
+
+
+def run_language_distributed(cfg: Any, language: str, progress: Progress | None = None,
+                             echo: Callable[[str], Any] | None = None) -> LanguageSummary:
+    """Run every shard of ``language`` on Ray and merge their summaries into the language's.
+
+    Shards that are already complete return at once with zero LLM calls, so a resume re-runs
+    only the unfinished ones. Every shard is waited for before an error is raised: the user's
+    error (``DlgforgeError``) as it is, anything else as ``ShardFailed`` naming the shard.
+    """
+    import ray
+
+    connect_ray(cfg)
+    shards = all_shards(cfg.run.distributed.shards_per_language)
+    task = ray.remote(num_cpus=1, max_retries=0)(run_shard)
+    driver = (socket.gethostname(), os.getpid())
+    waiting, running = list(shards), {}
+    summaries: list[LanguageSummary] = []
+    errors: list[BaseException] = []
+    watch = _ProgressWatch(cfg, language, progress)
+    if echo is not None:
+        echo(f"[{language}] {len(shards)} shards on Ray, at most "
+             f"{cfg.run.distributed.num_workers} at once")
+    try:
+        while waiting or running:
+            while waiting and len(running) < cfg.run.distributed.num_workers:
+                shard = waiting.pop(0)
+                running[task.remote(cfg, language, shard, driver)] = shard
+            done, _ = ray.wait(list(running), num_returns=1, timeout=_POLL_S)
+            for ref in done:
+                shard = running.pop(ref)
+                try:
+                    summaries.append(ray.get(ref))
+                except Exception as err:  # noqa: BLE001 - classified below, raised after the rest
+                    errors.append(_shard_error(err, language, shard))
+            watch.report()
+    finally:
+        for ref in running:
+            ray.cancel(ref, force=True)
+    if errors:
+        raise errors[0]
+    return _merge(cfg, language, summaries)
+
+
+def run_shard(cfg: Any, language: str, shard: Shard, driver: tuple[str, int]) -> LanguageSummary:
+    """One shard, in a Ray worker. A worker on the driver's host exits when the driver dies (a
+    kill -9 of ``dlgforge run``): Ray would let it run on for seconds, long enough to race the
+    resume. The shard's checkpoint and the folder's commits make that exit a safe crash."""
+    host, pid = driver
+    if host == socket.gethostname() and pid not in _watched_drivers:
+        _watched_drivers.add(pid)
+        threading.Thread(target=_exit_with_driver, args=(pid,), daemon=True, name="driver-watch").start()
+    return run_language(cfg, language, shard=shard)
+
+
+def _exit_with_driver(pid: int) -> None:
+    while True:
+        time.sleep(_WATCH_DRIVER_S)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:
+            continue  # alive, owned by another user
+
+
+def _shard_error(err: BaseException, language: str, shard: Shard) -> BaseException:
+    """The user's error of a shard as its own class; anything else as ``ShardFailed``."""
+    cause = getattr(err, "cause", None) or err
+    if isinstance(cause, DlgforgeError):
+        message = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        try:
+            return type(cause)(message)
+        except TypeError:
+            return DlgforgeError(message)
+    detail = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    return ShardFailed(f"[{language}{shard.label}] failed: {type(cause).__name__}: {detail}".rstrip(": "))
+
+
+def _merge(cfg: Any, language: str, parts: list[LanguageSummary]) -> LanguageSummary:
+    """One language's summary from its shards' (the judge mean and preview over the language)."""
+    usage: dict[str, dict[str, int]] = {}
+    dropped: dict[str, int] = {}
+    for part in parts:
+        usage = add_usage(usage, part.usage_by_agent)
+        for reason, count in part.dropped_by_reason.items():
+            dropped[reason] = dropped.get(reason, 0) + count
+    run_id = parts[0].run_id if parts else (cfg.run.resume_run_id or cfg.run.run_id)
+    statuses = {part.status for part in parts}
+    status = next(st for st in _STATUS_ORDER if st in statuses or st == "complete")
+    mean, preview = judge_mean_and_preview(OutputStore(cfg), run_id, language)
+    accepted = sum(part.accepted_total for part in parts)
+    return LanguageSummary(
+        language=language,
+        run_id=run_id,
+        target=sum(part.target for part in parts),
+        accepted_total=accepted,
+        accepted_new=sum(part.accepted_new for part in parts),
+        dropped_by_reason=dropped,
+        usage_by_agent=usage,
+        llm_calls=sum(part.llm_calls for part in parts),
+        cached_calls=sum(part.cached_calls for part in parts),
+        mean_judge_score=mean,
+        budget_exhausted=any(part.budget_exhausted for part in parts),
+        complete=all(part.complete for part in parts),
+        preview_conversation_id=preview,
+        status=status,
+        budget_reason=next((part.budget_reason for part in parts if part.budget_reason), None),
+    )
+
+
+class _ProgressWatch:
+    """Progress of a distributed language, read from its shards' checkpoints (written at most
+    once a second by each shard)."""
+
+    def __init__(self, cfg: Any, language: str, progress: Progress | None) -> None:
+        self.states = RunStateStore(cfg.output_dir)
+        self.run_id = cfg.run.resume_run_id or cfg.run.run_id
+        self.language, self.target, self.progress = language, cfg.run.total_samples, progress
+        self._started = time.monotonic()
+        self._first = self._last = self._accepted()
+
+    def _accepted(self) -> int:
+        return sum(s.accepted for s in self.states.of_language(self.run_id, self.language))
+
+    def report(self) -> None:
+        """Report when the shards' checkpoints show more accepted conversations than before."""
+        if self.progress is None:
+            return
+        accepted = self._accepted()
+        if accepted <= self._last:
+            return
+        self._last = accepted
+        elapsed = max(time.monotonic() - self._started, 1e-9)
+        rate = (accepted - self._first) / elapsed
+        eta = (self.target - accepted) / rate if rate > 0 else None
+        self.progress(min(accepted, self.target), self.target, rate, eta)
