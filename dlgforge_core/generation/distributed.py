@@ -51,8 +51,10 @@ def run_language_distributed(cfg: Any, language: str, progress: Progress | None 
     """
     import ray
 
-    connect_ray(cfg)
     shards = all_shards(cfg.run.distributed.shards_per_language)
+    RunStateStore(cfg.output_dir).checkpoints_to_start(  # the user's mistakes, before Ray starts
+        cfg.run.resume_run_id or cfg.run.run_id, language, shards[0], bool(cfg.run.resume_run_id))
+    connect_ray(cfg)
     task = ray.remote(num_cpus=1, max_retries=0)(run_shard)
     driver = (socket.gethostname(), os.getpid())
     waiting, running = list(shards), {}

@@ -25,7 +25,7 @@ from dlgforge_core.generation.conversation import ConversationDropped, Conversat
 from dlgforge_core.generation.coverage import Planner
 from dlgforge_core.generation.memory import LoadedMemory, load_memory, load_personas_and_seeds
 from dlgforge_core.generation.run_log import RunLog
-from dlgforge_core.generation.shards import Shard, check_layout
+from dlgforge_core.generation.shards import Shard
 from dlgforge_core.generation.summary import LanguageSummary, judge_mean_and_preview
 from dlgforge_core.generation.web_search import WebSearchProvider, WebSearchTool
 from dlgforge_core.store.outputs import OutputStore
@@ -155,12 +155,8 @@ class _LanguageRun:
 
     async def _execute(self) -> LanguageSummary:
         cfg = self.cfg
-        if cfg.run.resume_run_id and not await asyncio.to_thread(self.states.has_run, self.run_id):
-            raise DlgforgeError(
-                f"run.resume_run_id: no run state for run '{self.run_id}' in {self.states.dir}"
-            )
-        checkpoints = await asyncio.to_thread(self.states.of_language, self.run_id, self.language)
-        check_layout(self.run_id, self.language, [c.shards for c in checkpoints], self.shard)
+        checkpoints = await asyncio.to_thread(self.states.checkpoints_to_start, self.run_id, self.language,
+                                              self.shard, bool(cfg.run.resume_run_id))
         await asyncio.to_thread(self.store.reconcile)
         memory = await asyncio.to_thread(load_memory, self.store, cfg, self.run_id, self.language)
         self.state = next((s for s in checkpoints if s.shard == self.shard.index), None) or LanguageState(

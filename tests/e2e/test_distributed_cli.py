@@ -101,6 +101,15 @@ def test_resume_with_another_shard_count_is_refused(shared_kb, tmp_path: Path) -
     assert lines[-1].startswith("error: ") and "run.distributed.shards_per_language" in lines[-1]
     assert "checkpointed with 2 shard(s), not 1" in lines[-1]
     assert "Traceback" not in done.stderr
+    # the same check before Ray starts, for a distributed resume with another shard count
+    write_config(tmp_path, "http://127.0.0.1:9/v1", shared_kb, {
+        "run": {"total_samples": 4, "n_turns": 1, "batch_size": 3, "resume_run_id": "main",
+                "distributed": {**DISTRIBUTED, "shards_per_language": 3}}})
+    done = dlgforge("run", str(config), cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].endswith(
+        "run 'main' language en was checkpointed with 2 shard(s), not 3; resume it with the same setting "
+        "(1 when run.distributed is off) or start a new run.run_id")
 
 
 def test_kill_9_of_the_driver_then_resume(shared_kb, tmp_path: Path) -> None:
