@@ -4,11 +4,10 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
+from dagster_ray import RayResource
 
 from dlgforge_assets.metadata import content_version, conversation_preview
 from dlgforge_core.errors import ConfigError
-from dagster_ray import RayResource
-
 from resources import (
     DlgforgeConfigResource,
     KBResource,
@@ -90,69 +89,57 @@ def build_conversations_asset(partitions_def: dg.PartitionsDefinition) -> dg.Ass
         does nothing). Fails (after writing what it accepted) when it stops short of the
         target for any reason other than the token budget.
         """
-        return _materialize(context, dlgforge_config, llm, kb, store, progress)
+        cfg = dlgforge_config.load()
+        language = context.partition_key
+        if language not in cfg.run.target_languages:
+            raise ConfigError(
+                f"run.target_languages: partition {language!r} is not in {cfg.run.target_languages}"
+            )
+        summary = _generate(cfg, language, llm, kb, progress.reporter(context.log, language))
+        output = store.open(cfg)
+        dropped = dict(summary.dropped_by_reason)
+        metadata: dict[str, Any] = {
+            "language": language,
+            "run_id": summary.run_id,
+            "accepted": summary.accepted_total,
+            "accepted_new": summary.accepted_new,
+            "target": summary.target,
+            "complete": bool(summary.complete),
+            "status": summary.status,
+            "dropped": sum(dropped.values()),
+            "dropped_by_reason": dg.MetadataValue.json(dropped),
+            "tokens_by_agent": dg.MetadataValue.json(summary.usage_by_agent),
+            "total_tokens": _total_tokens(summary.usage_by_agent),
+            "llm_calls": summary.llm_calls,
+            "cached_calls": summary.cached_calls,
+            "budget_exhausted": bool(summary.budget_exhausted),
+            "preview": dg.MetadataValue.md(
+                _preview(output, language, summary.run_id, summary.preview_conversation_id)
+            ),
+            "path": dg.MetadataValue.path(str(output.path("synthetic_qa.jsonl"))),
+        }
+        if summary.budget_reason:
+            metadata["budget_reason"] = summary.budget_reason
+        if summary.preview_conversation_id:
+            metadata["preview_conversation_id"] = summary.preview_conversation_id
+        if summary.mean_judge_score is not None:
+            metadata["mean_judge_score"] = float(summary.mean_judge_score)
+        # A shortfall caused by endpoint failures fails the partition, so that it stays
+        # unmaterialized and a re-run resumes; one caused by the content (every retry a
+        # duplicate, say) is a finished partition that reports what it could not reach.
+        if not summary.complete and not summary.budget_exhausted and dropped.get("llm_error"):
+            raise dg.Failure(
+                description=(
+                    f"conversations[{language}]: {summary.accepted_total}/{summary.target} accepted; "
+                    f"stopped early ({summary.status}; dropped: {dropped or 'none'}); re-materialize to resume"
+                ),
+                metadata=metadata,
+            )
+        return dg.MaterializeResult(
+            metadata=metadata, data_version=_language_version(output, language, summary.run_id)
+        )
 
     return conversations
-
-
-def _materialize(
-    context: dg.AssetExecutionContext,
-    dlgforge_config: DlgforgeConfigResource,
-    llm: LLMBackendResource,
-    kb: KBResource,
-    store: StoreResource,
-    progress: ProgressResource,
-) -> dg.MaterializeResult:
-    """Generate one language partition and describe it in the materialization's metadata."""
-    cfg = dlgforge_config.load()
-    language = context.partition_key
-    if language not in cfg.run.target_languages:
-        raise ConfigError(
-            f"run.target_languages: partition {language!r} is not in {cfg.run.target_languages}"
-        )
-    summary = _generate(cfg, language, llm, kb, progress.reporter(context.log, language))
-    output = store.open(cfg)
-    dropped = dict(summary.dropped_by_reason)
-    metadata: dict[str, Any] = {
-        "language": language,
-        "run_id": summary.run_id,
-        "accepted": summary.accepted_total,
-        "accepted_new": summary.accepted_new,
-        "target": summary.target,
-        "complete": bool(summary.complete),
-        "status": summary.status,
-        "dropped": sum(dropped.values()),
-        "dropped_by_reason": dg.MetadataValue.json(dropped),
-        "tokens_by_agent": dg.MetadataValue.json(summary.usage_by_agent),
-        "total_tokens": _total_tokens(summary.usage_by_agent),
-        "llm_calls": summary.llm_calls,
-        "cached_calls": summary.cached_calls,
-        "budget_exhausted": bool(summary.budget_exhausted),
-        "preview": dg.MetadataValue.md(
-            _preview(output, language, summary.run_id, summary.preview_conversation_id)
-        ),
-        "path": dg.MetadataValue.path(str(output.path("synthetic_qa.jsonl"))),
-    }
-    if summary.budget_reason:
-        metadata["budget_reason"] = summary.budget_reason
-    if summary.preview_conversation_id:
-        metadata["preview_conversation_id"] = summary.preview_conversation_id
-    if summary.mean_judge_score is not None:
-        metadata["mean_judge_score"] = float(summary.mean_judge_score)
-    # A shortfall caused by endpoint failures fails the partition, so that it stays
-    # unmaterialized and a re-run resumes; one caused by the content (every retry a
-    # duplicate, say) is a finished partition that reports what it could not reach.
-    if not summary.complete and not summary.budget_exhausted and dropped.get("llm_error"):
-        raise dg.Failure(
-            description=(
-                f"conversations[{language}]: {summary.accepted_total}/{summary.target} accepted; "
-                f"stopped early ({summary.status}; dropped: {dropped or 'none'}); re-materialize to resume"
-            ),
-            metadata=metadata,
-        )
-    return dg.MaterializeResult(
-        metadata=metadata, data_version=_language_version(output, language, summary.run_id)
-    )
 
 
 def _total_tokens(usage_by_agent: dict[str, dict[str, int]]) -> int:

@@ -13,6 +13,7 @@ resource) is used as it is.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import threading
@@ -22,7 +23,7 @@ from typing import Any
 
 from dlgforge_core.errors import DlgforgeError
 from dlgforge_core.generation.budget import add_usage
-from dlgforge_core.generation.engine import Progress, run_language
+from dlgforge_core.generation.engine import Progress, generate_language
 from dlgforge_core.generation.ray_runtime import connect_ray
 from dlgforge_core.generation.shards import Shard, all_shards
 from dlgforge_core.generation.summary import LanguageSummary, judge_mean_and_preview
@@ -86,14 +87,30 @@ def run_language_distributed(cfg: Any, language: str, progress: Progress | None 
 
 
 def run_shard(cfg: Any, language: str, shard: Shard, driver: tuple[str, int]) -> LanguageSummary:
-    """One shard, in a Ray worker. A worker on the driver's host exits when the driver dies (a
-    kill -9 of ``dlgforge run``): Ray would let it run on for seconds, long enough to race the
-    resume. The shard's checkpoint and the folder's commits make that exit a safe crash."""
+    """One shard, in a Ray worker: its own KB handle, and an LLM client holding the shard's share
+    of ``llm.max_inflight``.
+
+    A worker on the driver's host exits when the driver dies (a kill -9 of ``dlgforge run``):
+    Ray would let it run on for seconds, long enough to race the resume. The shard's
+    checkpoint and the folder's commits make that exit a safe crash."""
     host, pid = driver
     if host == socket.gethostname() and pid not in _watched_drivers:
         _watched_drivers.add(pid)
         threading.Thread(target=_exit_with_driver, args=(pid,), daemon=True, name="driver-watch").start()
-    return run_language(cfg, language, shard=shard)
+    from dlgforge_core.kb import KnowledgeBase
+    from dlgforge_core.llm.client import LLMClient
+
+    kb = KnowledgeBase(cfg)
+
+    async def _main() -> LanguageSummary:
+        client = LLMClient(cfg, log_dir=cfg.output_dir / "logs",
+                           max_inflight=max(1, shard.share(cfg.llm.max_inflight)))
+        try:
+            return await generate_language(cfg, language, llm=client, kb=kb, shard=shard)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(_main())
 
 
 def _exit_with_driver(pid: int) -> None:

@@ -59,26 +59,6 @@ async def generate_language(
     return await run.execute()
 
 
-def run_language(cfg: Any, language: str, progress: Progress | None = None, shard: Shard = Shard()
-                 ) -> LanguageSummary:
-    """Synchronous entry point: opens the KB index, builds an LLM client, runs one language
-    (or one shard of it, with its share of the per-endpoint cap ``llm.max_inflight``)."""
-    from dlgforge_core.kb import KnowledgeBase
-    from dlgforge_core.llm.client import LLMClient
-
-    kb = KnowledgeBase(cfg)
-    max_inflight = None if shard.whole else max(1, shard.share(cfg.llm.max_inflight))
-
-    async def _main() -> LanguageSummary:
-        client = LLMClient(cfg, log_dir=cfg.output_dir / "logs", max_inflight=max_inflight)
-        try:
-            return await generate_language(cfg, language, llm=client, kb=kb, progress=progress, shard=shard)
-        finally:
-            await client.aclose()
-
-    return asyncio.run(_main())
-
-
 class _LanguageRun:
     def __init__(
         self,
