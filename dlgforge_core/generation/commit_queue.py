@@ -44,7 +44,12 @@ class CommitQueue:
         self.error: BaseException | None = None
 
     async def put(self, record: dict, conv: Any, index: int) -> None:
-        """Queue ``record``; waits for its commit only when the queue is over ``limit``."""
+        """Queue ``record``; waits for its commit only when the queue is over ``limit``.
+
+        After a failed commit nothing is queued (the writer has stopped: a wait would never
+        end); the run ends with ``error``."""
+        if self.error is not None:
+            return
         done = asyncio.get_running_loop().create_future()
         self._pending.append((record, conv, index, done))
         self._wake.set()
@@ -80,6 +85,7 @@ class CommitQueue:
                 if not done.done():
                     done.set_exception(err)
                     done.exception()  # retrieved: nobody may be waiting on it
+            self._pending = []
             await self._on_failed()
             raise
         await self._on_committed(batch, committed)
