@@ -352,9 +352,11 @@ class _LanguageRun:
         self.state.accepted = self.accepted
         self.state.in_flight = []
         await self._checkpoint(status)
-        mean_score, preview = await asyncio.to_thread(
-            judge_mean_and_preview, self.store, self.run_id, self.language
-        )
+        mean_score, preview = None, None  # a shard's: the driver reads them once for the language
+        if self.shard.whole:
+            mean_score, preview = await asyncio.to_thread(
+                judge_mean_and_preview, self.store, self.run_id, self.language
+            )
         summary = LanguageSummary(
             language=self.language,
             run_id=self.run_id,
