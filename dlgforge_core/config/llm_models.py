@@ -52,19 +52,32 @@ class RouteEndpoint(Section):
 class RoutingConfig(Section):
     """``llm.routing``: how requests are spread over several endpoints."""
 
-    strategy: Literal["weighted_least_inflight", "round_robin"] = "weighted_least_inflight"
+    strategy: Literal["weighted_least_inflight", "round_robin", "latency_ewma"] = "weighted_least_inflight"
     endpoints: list[RouteEndpoint] = Field(default_factory=list)
 
 
 class VLLMConfig(Section):
-    """``llm.vllm``: servers started on Ray GPU actors by the ``vllm_managed`` backend."""
+    """``llm.vllm``: vLLM servers started on Ray GPU actors by the ``vllm_managed`` backend.
+
+    ``launch_command`` is the command template of one replica; ``{model}``, ``{served_model_name}``,
+    ``{host}``, ``{port}``, ``{tensor_parallel_size}``, ``{gpu_memory_utilization}`` and
+    ``{max_num_seqs}`` are filled in per replica (tests point it at a loopback server).
+    """
 
     model: str | None = None
-    num_servers: int = Field(default=1, ge=1)
-    gpus_per_server: int = Field(default=1, ge=1)
-    port: int = Field(default=8000, ge=1, le=65535)
+    served_model_name: str | None = None
+    replicas: int = Field(default=1, ge=1)
+    tensor_parallel_size: int = Field(default=1, ge=1)
+    num_gpus_per_replica: float = Field(default=1.0, ge=0.0)
+    gpu_memory_utilization: float = Field(default=0.9, gt=0.0, le=1.0)
+    max_num_seqs: int = Field(default=256, ge=1)
+    port_start: int = Field(default=18000, ge=1, le=65535)
+    host: str = "127.0.0.1"
+    advertise_host: str | None = None
+    health_timeout_s: float = Field(default=900.0, gt=0.0)
+    auto_stop_on_exit: bool = True
+    launch_command: str | None = None  # None: the ``vllm serve`` command
     extra_args: list[str] = Field(default_factory=list)
-    startup_timeout: float = Field(default=900.0, gt=0.0)
 
 
 class LocalConfig(Section):

@@ -20,7 +20,8 @@ TAVILY_KEY_VAR = "TAVILY_API_KEY"
 _ENV_FALLBACKS: tuple[tuple[str, str], ...] = (
     ("llm.api_key", "OPENAI_API_KEY"),
     ("llm.base_url", "OPENAI_BASE_URL"),
-    ("store.dsn", "DLGFORGE_STORE_DSN"),
+    ("store.postgres.dsn", "DLGFORGE_POSTGRES_DSN"),
+    ("store.postgres.dsn", "DLGFORGE_STORE_DSN"),  # the older name
 )
 
 
@@ -87,9 +88,22 @@ def _read_yaml(path: Path, source: str) -> dict[str, Any]:
 
 
 def _apply_env_fallbacks(data: dict[str, Any], environ: dict[str, str]) -> None:
+    store = data.get("store")
+    if isinstance(store, dict) and "dsn" in store:  # the older spelling of store.postgres.dsn
+        store = data["store"] = dict(store)
+        postgres = store["postgres"] = dict(store.get("postgres") or {})
+        legacy = store.pop("dsn")
+        if postgres.get("dsn") in (None, ""):
+            postgres["dsn"] = legacy
     for dotted, var in _ENV_FALLBACKS:
-        section, key = dotted.split(".")
-        node = data.setdefault(section, {})
+        *parents, key = dotted.split(".")
+        node: Any = data
+        for name in parents:
+            if not isinstance(node, dict):
+                break
+            if node.get(name) is None:
+                node[name] = {}
+            node = node[name]
         if isinstance(node, dict) and node.get(key) in (None, "") and environ.get(var):
             node[key] = environ[var]
 
@@ -119,6 +133,17 @@ _NOT_AVAILABLE = {
 }
 
 
+def _store_without_dsn(cfg: DlgforgeConfig) -> None:
+    """``store.backend: postgres`` with no DSN on one machine runs on the file store (warned).
+
+    dlgforge's own sample config does exactly that; a distributed run still needs the DSN.
+    """
+    if cfg.store.backend == "postgres" and not cfg.store.dsn and not cfg.run.distributed.enabled:
+        cfg.store.backend = "file"
+        cfg.warn("store.backend: postgres has no store.postgres.dsn (nor DLGFORGE_POSTGRES_DSN) "
+                 "and run.distributed is off: using the file store in saving.output_dir")
+
+
 def _check(cfg: DlgforgeConfig, source: str, check_paths: bool, require_models: bool) -> None:
     """Cross-section checks that pydantic cannot express alone."""
     if require_models and cfg.llm.backend in ("openai", "vllm_attach"):
@@ -129,6 +154,7 @@ def _check(cfg: DlgforgeConfig, source: str, check_paths: bool, require_models: 
                     f"(set llm.agents.{agent}.model, llm.model, {' or '.join(MODEL_ENV_VARS)})"
                 )
     _resolve_web_search_key(cfg, source, required=require_models)
+    _store_without_dsn(cfg)
     if cfg.llm.backend == "vllm_attach" and not cfg.llm.routing.endpoints:
         raise ConfigError(f"{source}: llm.routing.endpoints: vllm_attach needs at least one endpoint")
     for key, wanted in _NOT_AVAILABLE.items():

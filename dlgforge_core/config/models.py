@@ -37,7 +37,7 @@ _HASH_EXCLUDE: dict[str, Any] = {
     },
     "retrieval": {"embeddings": {"api_key"}, "web_search": {"api_key"}},
     "saving": {"output_dir"},
-    "store": {"dsn"},
+    "store": True,  # where data is kept does not shape it (and the DSN may hold a password)
 }
 
 
@@ -74,12 +74,23 @@ class DlgforgeConfig(Section):
 
     _config_path: Path | None = PrivateAttr(default=None)
     _environ: dict[str, str] = PrivateAttr(default_factory=dict)
+    _warnings: list[str] = PrivateAttr(default_factory=list)
 
     def bind(self, config_path: Path, environ: Mapping[str, str]) -> "DlgforgeConfig":
         """Attach the config file's location and the environment it was loaded with."""
         self._config_path = config_path.resolve()
         self._environ = dict(environ)
         return self
+
+    @property
+    def warnings(self) -> list[str]:
+        """One line per setting that was accepted but has no effect (key path and why)."""
+        return self._warnings
+
+    def warn(self, line: str) -> None:
+        """Record a load-time warning (the CLI prints each once; ``run.log`` keeps them)."""
+        if line not in self._warnings:
+            self._warnings.append(line)
 
     @property
     def config_path(self) -> Path:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
@@ -300,8 +300,40 @@ class RayConfig(Section):
     num_cpus: int | None = Field(default=None, ge=1)
 
 
+class PostgresStoreConfig(Section):
+    """``store.postgres``: the PostgreSQL store (DSN falls back to ``DLGFORGE_POSTGRES_DSN``)."""
+
+    dsn: str | None = Field(default=None, repr=False)  # may hold a password: kept out of repr/hash
+    min_pool_size: int = Field(default=1, ge=0)
+    max_pool_size: int = Field(default=10, ge=1)
+    statement_timeout_ms: int = Field(default=30_000, ge=0)
+
+    @field_validator("dsn")
+    @classmethod
+    def _empty_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    @model_validator(mode="after")
+    def _pool_bounds(self) -> "PostgresStoreConfig":
+        if self.min_pool_size > self.max_pool_size:
+            raise ValueError(
+                f"min_pool_size: must be <= max_pool_size ({self.min_pool_size} > {self.max_pool_size})"
+            )
+        return self
+
+
 class StoreConfig(Section):
-    """``store``: where dedup memory and run state live for distributed runs."""
+    """``store``: where accepted conversations, dedup memory and run state live.
+
+    ``file``: the output folder (the default on one machine); ``postgres``: a PostgreSQL
+    database shared by every shard (clusters). The loader reads ``store.dsn``, the older
+    spelling of ``store.postgres.dsn``.
+    """
 
     backend: Literal["file", "postgres"] = "file"
-    dsn: str | None = Field(default=None, repr=False)  # may hold a password: kept out of repr/hash
+    postgres: PostgresStoreConfig = Field(default_factory=PostgresStoreConfig)
+
+    @property
+    def dsn(self) -> str | None:
+        """The configured DSN (``store.postgres.dsn``); the loader fills it from the env."""
+        return self.postgres.dsn
