@@ -14,12 +14,34 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 _QUERY_ACTIONS = ("search", "web_search")
 
 
+DIFFICULTIES = ("easy", "medium", "hard")
+
+
+# The docstring below is sent to the model as the schema's description. ``intent`` and
+# ``difficulty`` default to None, so replies cached before they existed still parse, and an
+# unknown difficulty becomes None rather than failing the question.
 class QuestionReply(BaseModel):
-    """What the question generator returns: the user's next message."""
+    """What the question generator returns: the user's next message, what the user wants
+    with it, and how hard it is to answer from the passages."""
 
     model_config = ConfigDict(extra="ignore")
 
     question: str = Field(description="The user's next message, in the conversation's language.")
+    intent: str | None = Field(default=None, description="What the user wants, in a few English words.")
+    difficulty: Literal["easy", "medium", "hard"] | None = Field(
+        default=None, description="How hard the question is to answer from the passages.")
+
+    @field_validator("intent", mode="before")
+    @classmethod
+    def _intent(cls, value: object) -> str | None:
+        text = " ".join(str(value).split())[:200] if isinstance(value, str) else ""
+        return text or None
+
+    @field_validator("difficulty", mode="before")
+    @classmethod
+    def _difficulty(cls, value: object) -> str | None:
+        text = value.strip().lower() if isinstance(value, str) else ""
+        return text if text in DIFFICULTIES else None
 
     @field_validator("question")
     @classmethod
