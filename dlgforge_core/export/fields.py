@@ -98,8 +98,9 @@ def _collect(name: str, value: Any, seen: dict[str, str], depth: int) -> None:
         for key, sub in value.items():
             _collect(f"{name}.{key}", sub, seen, depth + 1)
     elif isinstance(value, list) and value and isinstance(value[0], dict):
-        for key, sub in value[0].items():
-            _collect(f"{name}[].{key}", sub, seen, depth + 1)
+        for item in value:  # every item: a field null in the first one may be set in another
+            for key, sub in item.items() if isinstance(item, dict) else ():
+                _collect(f"{name}[].{key}", sub, seen, depth + 1)
 
 
 def _json_type(value: Any) -> str:
