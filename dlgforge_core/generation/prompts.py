@@ -27,7 +27,7 @@ Write only in that language. Stay in character:
 Ask one natural, self-contained question that the passages can answer. Do not mention
 passages, snippets, documents or ids. Do not repeat an earlier question.
 Reply with one JSON object and nothing else: {{"question": "<the user's message>",
-"intent": "<what the user wants, a few English words>", "difficulty": "easy|medium|hard"}}"""
+"intent": "fact|how_to|troubleshoot|compare|explain|other", "difficulty": "easy|medium|hard"}}"""
 
 _RESPONDER_SYSTEM = """You are a helpful assistant answering from a knowledge base.
 language: {language}

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from dlgforge_core.export.sharegpt import to_sharegpt
+from dlgforge_core.generation.replies import QuestionReply
 from tests.e2e.generate_project import cli_env, jsonl, write_config
 from tests.export.conftest import make_record
 from tests.fake_llm.handlers import generator_reply, search_once_then_answer_reply
@@ -22,12 +23,13 @@ from tests.fake_llm.server import FakeLLMServer
 from tests.support.project import write_kb
 
 DIFFICULTY = ("easy", "medium", "hard")
+INTENTS = ("fact", "how_to", "troubleshoot", "compare", "explain", "other")
 COLUMNS = ("messages", "metadata", "messages_with_tools", "user_reasoning", "assistant_reasoning")
 
 
 def _generator(req):
     """The default question, plus an intent and a difficulty that vary with the request."""
-    return {**generator_reply(req), "intent": f"learn fact {req.seq}", "difficulty": DIFFICULTY[req.seq % 3]}
+    return {**generator_reply(req), "intent": INTENTS[req.seq % len(INTENTS)], "difficulty": DIFFICULTY[req.seq % 3]}
 
 
 def _python_m_dlgforge(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -89,7 +91,7 @@ def test_training_columns_of_a_real_run(tmp_path: Path):
             assert [c["round"] for c in rounds] == [0, 1] and {c["tool"] for c in rounds} == {"kb_search"}
             assert rounds[0]["query"] == turn["user_message"]
             assert rounds[1]["query"].startswith("details: ") and all(c["chunk_ids"] for c in rounds)
-            assert turn["difficulty"] in DIFFICULTY and turn["intent"].startswith("learn fact ")
+            assert turn["difficulty"] in DIFFICULTY and turn["intent"] in INTENTS
 
     plain, judged = jsonl(output / "conversations_sharegpt.jsonl"), jsonl(output / "conversations_sharegpt_judged.jsonl")
     assert len(plain) == len(judged) == 3
@@ -155,7 +157,7 @@ def test_rows_of_records_without_rounds_load_with_the_same_columns(tmp_path: Pat
     old = make_record("main-en-000000", "en", [("How are invoices sent?", "By email, monthly.")])
     new = make_record("main-en-000001", "en", [("When do refunds arrive?", "Within five days.")], index=1)
     new["turns"][0].update(
-        intent="refund timing", difficulty="easy", seed={"topic": "billing", "question": "Refunds?"},
+        intent="fact", difficulty="easy", seed={"topic": "billing", "question": "Refunds?"},
         generator_reasoning=None, responder_reasoning="Look up refunds.",
         tool_calls=[{"round": 0, "tool": "kb_search", "query": "When do refunds arrive?",
                      "chunk_ids": ["billing.md#0"],
@@ -171,7 +173,7 @@ def test_rows_of_records_without_rounds_load_with_the_same_columns(tmp_path: Pat
     failed = json.loads(rows[1]["messages_with_tools"][4]["content"])
     assert failed == {"query": "refund law", "results": [], "error": "web search failed: timeout"}
     assert rows[1]["user_reasoning"][0] == {
-        "turn_index": 0, "mode": "fresh", "intent": "refund timing", "difficulty": "easy", "seed_topic": "billing",
+        "turn_index": 0, "mode": "fresh", "intent": "fact", "difficulty": "easy", "seed_topic": "billing",
         "seed_question": "Refunds?", "grounding_chunk_ids": ["billing.md#0"], "grounding_sources": [],
         "reasoning": ""}
     assert rows[1]["assistant_reasoning"][0]["evidence"] == [
@@ -191,3 +193,13 @@ def test_configured_column_names(tmp_path: Path):
     names = {"messages_with_tools": "mwt", "user_reasoning": "ur", "assistant_reasoning": "ar"}
     row = to_sharegpt(make_record("main-en-000000", "en", [("Q?", "A.")]), names)
     assert {"mwt", "ur", "ar"} <= set(row) and not set(names) & set(row)
+
+
+def test_question_reply_extras_parse_old_and_odd_replies():
+    """Cached replies from before intent/difficulty still parse; odd values never fail a question."""
+    old = QuestionReply.model_validate_json('{"question": "How are invoices sent?"}')
+    assert (old.intent, old.difficulty) == (None, None)
+    odd = QuestionReply.model_validate({"question": "Why?", "intent": "Small talk", "difficulty": "extreme"})
+    assert (odd.intent, odd.difficulty) == ("other", None)
+    fine = QuestionReply.model_validate({"question": "How?", "intent": "How-to", "difficulty": " Hard "})
+    assert (fine.intent, fine.difficulty) == ("how_to", "hard")
