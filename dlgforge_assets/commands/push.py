@@ -41,6 +41,11 @@ def push(config: Path, repo_id: str | None, repo_type: str | None, source_dir: P
     from dlgforge_core.export.prepare import prepare_export
     from dlgforge_core.export.push_options import PushOverrides, apply_overrides, existing_export
 
+    from dlgforge_core.errors import ExportError
+
+    for flag, given in (("--redact-pii", redact_pii), ("--include-run-state", include_run_state)):
+        if no_export and given:
+            raise ExportError(f"{flag}: has no effect with --no-export (the existing export folder is pushed as it is)")
     cfg = load_config(config)
     apply_overrides(cfg, PushOverrides(repo_id=repo_id, repo_type=repo_type, source_dir=source_dir,
                                        export_dir=export_dir, include_run_state=include_run_state,

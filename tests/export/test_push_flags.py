@@ -95,6 +95,9 @@ def test_no_push_then_no_export_pushes_the_existing_folder(project):
     with FakeHub(token=TOKEN) as hub:
         early = _push(cfg.config_path, hub, "--no-export", "--token", TOKEN)
         assert early.returncode == 2 and "--no-export" in early.stderr and "manifest.json" in early.stderr
+        useless = _push(cfg.config_path, hub, "--no-export", "--redact-pii", "--token", TOKEN)
+        assert useless.returncode == 2
+        assert useless.stderr.strip().splitlines()[-1].startswith("error: --redact-pii: has no effect with --no-export")
 
         built = _push(cfg.config_path, hub, "--no-push", "--token", TOKEN)
         assert built.returncode == 0 and "not pushed (--no-push)" in built.stdout
@@ -108,7 +111,7 @@ def test_no_push_then_no_export_pushes_the_existing_folder(project):
         assert (export / "manifest.json").read_bytes() == manifest  # not rebuilt
         assert hub.repos["acme/as-is"].files == _files(export)
         assert hub.repos["acme/as-is"].files["NOTES.md"] == b"added by hand after the export\n"
-    _assert_no_token(cfg.config_path.parent, early, built, done)
+    _assert_no_token(cfg.config_path.parent, early, useless, built, done)
 
 
 def test_clean_remote_deletes_only_files_the_new_export_no_longer_has(project):
