@@ -37,10 +37,14 @@ def _python_m_dlgforge(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)
 
 
-def _load(path: Path, cache: Path):
+def _load(path: Path, cache: Path, chunksize: int | None = None):
+    """``datasets.load_dataset("json", ...)``; a small ``chunksize`` makes the loader infer
+    the types of (about) each row on its own and then cast them to one schema, so any row
+    whose types differ from the others' fails the load."""
     import datasets
 
-    return datasets.load_dataset("json", data_files=str(path), split="train", cache_dir=str(cache))
+    options = {"chunksize": chunksize} if chunksize else {}
+    return datasets.load_dataset("json", data_files=str(path), split="train", cache_dir=str(cache), **options)
 
 
 def assert_tool_calls_pair_up(messages: list[dict]) -> list[str]:
@@ -141,7 +145,7 @@ def test_training_columns_of_a_real_run(tmp_path: Path):
     assert {p.relative_to(export).as_posix() for p in files[2:]} >= {
         "data/conversations_sharegpt_judged.jsonl", "sft/train.jsonl", "raft/train.jsonl"}
     for path in files:
-        dataset = _load(path, tmp_path / "hf_cache")
+        dataset = _load(path, tmp_path / "hf_cache", chunksize=1024)
         assert dataset.num_rows == len(jsonl(path)), path
         if "sharegpt" in path.name:
             features = dataset.features
