@@ -73,9 +73,15 @@ def test_training_columns_of_a_real_run(tmp_path: Path):
     shared = {"knowledge_dir": write_kb(tmp_path / "kb" / "knowledge"), "index_dir": tmp_path / "kb" / "index"}
     handlers = {"qa_generator": with_reasoning(_generator),
                 "kb_responder": with_reasoning(search_once_then_answer_reply)}
+    seeds = {"billing": ["How do invoices and refunds work?", "When is my card charged?"],
+             "shipping": ["How fast do orders ship?", "Can I return an opened item?"]}
+    seed_file = tmp_path / "seed_topics.yaml"
+    seed_file.write_text(json.dumps({"topics": [{"name": name, "questions": {"en": questions}}
+                                                for name, questions in seeds.items()]}), encoding="utf-8")
     with FakeLLMServer(handlers=handlers) as srv:
         config = write_config(tmp_path / "project", srv.base_url, shared, {
             "run": {"total_samples": 3},
+            "coverage": {"seed_topics_path": str(seed_file), "seed_question_probability": 1.0},
             "judge": {"enabled": True, "mode": "online", "granularity": "turn"},
             "saving": {"hf_push": {"generate_plots": False, "formats": {"sft": True, "raft": True}}},
         })
@@ -95,7 +101,12 @@ def test_training_columns_of_a_real_run(tmp_path: Path):
             assert [c["round"] for c in rounds] == [0, 1] and {c["tool"] for c in rounds} == {"kb_search"}
             assert rounds[0]["query"] == turn["user_message"]
             assert rounds[1]["query"].startswith("details: ") and all(c["chunk_ids"] for c in rounds)
-            assert turn["difficulty"] in DIFFICULTY and turn["intent"] in INTENTS
+            assert turn["seed"]["question"] in seeds[turn["seed"]["topic"]]
+            if turn["mode"] == "seeded":  # the seed question asked as is: no generator reply
+                assert turn["user_message"] == turn["seed"]["question"] and turn["intent"] is None
+            else:
+                assert turn["difficulty"] in DIFFICULTY and turn["intent"] in INTENTS
+        assert record["turns"][0]["mode"] == "seeded" and len(record["turns"]) >= 2
 
     plain, judged = jsonl(output / "conversations_sharegpt.jsonl"), jsonl(output / "conversations_sharegpt_judged.jsonl")
     assert len(plain) == len(judged) == 3
@@ -125,10 +136,14 @@ def test_training_columns_of_a_real_run(tmp_path: Path):
             position += 1
 
             asked = row["user_reasoning"][t]
-            assert (asked["mode"], asked["intent"], asked["difficulty"]) == (turn["mode"], turn["intent"],
-                                                                            turn["difficulty"])
+            assert (asked["mode"], asked["intent"], asked["difficulty"]) == (turn["mode"], turn["intent"] or "",
+                                                                            turn["difficulty"] or "")
             assert asked["grounding_chunk_ids"] == turn["question_chunk_ids"]
-            assert asked["reasoning"].startswith("Reasoning of qa_generator #")
+            assert (asked["seed_topic"], asked["seed_question"]) == (turn["seed"]["topic"], turn["seed"]["question"])
+            if turn["mode"] == "seeded":
+                assert (asked["intent"], asked["difficulty"], asked["reasoning"]) == ("", "", "")
+            else:
+                assert asked["reasoning"].startswith("Reasoning of qa_generator #")
             answered = row["assistant_reasoning"][t]
             assert [s["query"] for s in answered["searches"]] == [c["query"] for c in turn["tool_calls"]]
             assert [e["chunk_id"] for e in answered["evidence"]] == turn["cited_chunk_ids"] != []
