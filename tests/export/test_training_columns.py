@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from dlgforge_core.export import prepare_export
 from dlgforge_core.export.sharegpt import to_sharegpt
 from dlgforge_core.generation.replies import QuestionReply
 from tests.e2e.generate_project import cli_env, jsonl, write_config
-from tests.export.conftest import make_record
+from tests.export.conftest import default_records, make_record, write_outputs
 from tests.fake_llm.handlers import generator_reply, search_once_then_answer_reply
 from tests.fake_llm.reply import with_reasoning
 from tests.fake_llm.server import FakeLLMServer
@@ -222,3 +223,29 @@ def test_question_reply_extras_parse_old_and_odd_replies():
     assert (odd.intent, odd.difficulty) == ("other", None)
     fine = QuestionReply.model_validate({"question": "How?", "intent": "How-to", "difficulty": " Hard "})
     assert (fine.intent, fine.difficulty) == ("how_to", "hard")
+
+
+def test_pii_in_search_results_queries_and_reasoning_is_gated_and_redacted(project):
+    """The training columns ship KB texts, queries and reasoning: the `no_pii` gate sees them,
+    and redaction removes them from the data file."""
+    email, card = "jane.roe@example.org", "4539 1488 0343 6467"
+    record = make_record("main-en-000042", "en", [("How do I get a refund for my order?",
+                                                    "Billing refunds orders within five business days.")],
+                         index=42, scores=[4])
+    record["turns"][0].update(
+        responder_reasoning=f"The user could also write to {email}.",
+        tool_calls=[{"round": 0, "tool": "kb_search", "query": f"refund card {card}", "chunk_ids": ["billing.md#0"],
+                     "results": [{"id": "billing.md#0", "source": "billing.md",
+                                  "text": f"Refunds: contact {email} for help."}]}])
+    cfg = project(repo_id="acme/ds", generate_stats=False)
+    write_outputs(cfg.output_dir, default_records() + [record])
+    [gate] = [g for g in prepare_export(cfg).gate_failures if g.name == "no_pii"]
+    assert set(gate.offending) == {"main-en-000042 turn 0 assistant reasoning: email",
+                                   "main-en-000042 turn 0 search 0 query: credit_card",
+                                   "main-en-000042 turn 0 search 0 result billing.md#0: email"}
+    redacted = prepare_export(cfg, redact_pii=True)
+    assert not [g for g in redacted.gate_failures if g.name == "no_pii"]
+    data = (redacted.export_dir / "data" / "conversations_sharegpt_judged.jsonl").read_text(encoding="utf-8")
+    assert email not in data and card not in data and "[EMAIL]" in data and "[CARD_NUMBER]" in data
+    row = [json.loads(line) for line in data.splitlines() if "main-en-000042" in line][0]
+    assert json.loads(row["messages_with_tools"][2]["content"])["results"][0]["text"] == "Refunds: contact [EMAIL] for help."
