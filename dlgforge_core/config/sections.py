@@ -237,6 +237,9 @@ class OutputColumns(Section):
     messages: str = "messages"
     metadata: str = "metadata"
     judge: str = "judge"
+    messages_with_tools: str = "messages_with_tools"
+    user_reasoning: str = "user_reasoning"
+    assistant_reasoning: str = "assistant_reasoning"
 
 
 class ExportFormats(Section):

@@ -21,6 +21,19 @@ DESCRIPTIONS: dict[str, str] = {
     "metadata.assistant_persona": "persona of the assistant `{id, name, description}`",
     "metadata.topic": "seed topic of the conversation (null when none)",
     "metadata.web_source_urls": "URLs of the web results the answers were given (only when web search was on)",
+    "messages_with_tools": "the conversation as OpenAI chat messages with the search tool calls: per turn the user "
+                           "message, one assistant `tool_calls` message and one `tool` result message per search, "
+                           "then the answer",
+    "messages_with_tools[].role": "`user`, `assistant` or `tool`",
+    "messages_with_tools[].content": "the message text (a tool message: JSON `{query, results}` with chunk ids)",
+    "messages_with_tools[].tool_calls": "assistant only: `[{id, type: function, function: {name, arguments}}]`, "
+                                        "else null",
+    "messages_with_tools[].tool_call_id": "tool messages: the id of the call they answer, else null",
+    "messages_with_tools[].name": "tool messages: `kb_search` or `web_search`, else null",
+    "user_reasoning": "per turn `{turn_index, mode, intent, difficulty, seed_topic, seed_question, "
+                      "grounding_chunk_ids, grounding_sources, reasoning}`: why the user asked it",
+    "assistant_reasoning": "per turn `{turn_index, searches, evidence, cited_chunk_ids, reasoning}`: how the "
+                           "answer was found (reasoning: the model's own text when the endpoint returned one)",
     "judge": "judge output `{per_turn, avg_score, conversation}`",
     "judge.per_turn": "per turn `{score, reasons, notes}` (null for an unjudged turn; empty with conversation granularity)",
     "judge.avg_score": "mean per-turn score, else the conversation score, else null",
@@ -85,8 +98,9 @@ def _collect(name: str, value: Any, seen: dict[str, str], depth: int) -> None:
         for key, sub in value.items():
             _collect(f"{name}.{key}", sub, seen, depth + 1)
     elif isinstance(value, list) and value and isinstance(value[0], dict):
-        for key, sub in value[0].items():
-            _collect(f"{name}[].{key}", sub, seen, depth + 1)
+        for item in value:  # every item: a field null in the first one may be set in another
+            for key, sub in item.items() if isinstance(item, dict) else ():
+                _collect(f"{name}[].{key}", sub, seen, depth + 1)
 
 
 def _json_type(value: Any) -> str:
@@ -123,4 +137,5 @@ def _aliases(cfg: Any) -> dict[str, str]:
     if cfg is None:
         return {}
     columns = cfg.saving.output_columns
-    return {columns.messages: "messages", columns.metadata: "metadata", columns.judge: "judge"}
+    names = ("messages", "metadata", "judge", "messages_with_tools", "user_reasoning", "assistant_reasoning")
+    return {getattr(columns, name, name): name for name in names}

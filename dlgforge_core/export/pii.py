@@ -37,7 +37,10 @@ PLACEHOLDERS = {
     "national_id": "[NATIONAL_ID]",
 }
 # Keys whose string values are free text (messages, answers, judge notes, chunk texts).
-TEXT_KEYS = frozenset({"content", "user_message", "assistant_message", "answer", "notes", "text"})
+TEXT_KEYS = frozenset({"content", "user_message", "assistant_message", "answer", "notes", "text",
+                       # the training columns: search queries and calls, reasoning texts, seeds
+                       "query", "arguments", "reasoning", "generator_reasoning", "responder_reasoning",
+                       "seed_question"})
 
 _REGIONS = {"en": "US", "de": "DE", "fr": "FR", "es": "ES", "it": "IT", "pt": "BR", "nl": "NL",
             "pl": "PL", "sv": "SE", "da": "DK", "ja": "JP", "zh": "CN", "ko": "KR", "ru": "RU",
@@ -117,6 +120,13 @@ def record_texts(record: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
             yield f"{at} candidate {n}", str(candidate.get("answer") or "")
             yield f"{at} candidate {n} judge notes", str((candidate.get("qa_judge") or {}).get("notes") or "")
         yield f"{at} judge notes", str((turn.get("qa_judge") or {}).get("notes") or "")
+        # shipped by the training columns: the models' reasoning, the searches and their results
+        yield f"{at} user reasoning", str(turn.get("generator_reasoning") or "")
+        yield f"{at} assistant reasoning", str(turn.get("responder_reasoning") or "")
+        for call in turn.get("tool_calls") or []:
+            yield f"{at} search {call.get('round')} query", str(call.get("query") or "")
+            for result in call.get("results") or []:
+                yield f"{at} search {call.get('round')} result {result.get('id')}", str(result.get("text") or "")
     yield "conversation judge notes", str((record.get("conversation_judge") or {}).get("notes") or "")
 
 

@@ -1,7 +1,8 @@
 """``push_export``: upload a prepared export folder to the Hugging Face Hub in one commit.
 
-The token comes from ``HF_TOKEN`` only (environment or the ``.env`` next to the config) and
-is never printed, logged or written. ``HF_ENDPOINT`` points the client at another Hub.
+The token comes from ``HF_TOKEN`` (environment or the ``.env`` next to the config), or from
+``dlgforge push --token``; it is never printed, logged or written. ``HF_ENDPOINT`` points
+the client at another Hub.
 """
 
 from __future__ import annotations
@@ -31,15 +32,17 @@ class PushResult:
     deleted: list[str] = field(default_factory=list)
 
 
-def push_export(cfg: Any, result: Any) -> PushResult:
+def push_export(cfg: Any, result: Any, *, token: str | None = None, clean_remote: bool = False) -> PushResult:
     """Create the repo if missing (private by default) and commit every export file at once.
 
-    Raises GateError while a quality gate fails, ExportError for missing settings or a
-    failed upload (one line, never the token).
+    Files the last push to this repo uploaded and the export no longer has are deleted in
+    the same commit; with ``clean_remote``, every remote file the export does not have is.
+    ``token`` replaces ``HF_TOKEN``. Raises GateError while a quality gate fails,
+    ExportError for missing settings or a failed upload (one line, never the token).
     """
     if result.gate_failures:
         raise GateError(gate_message(result.gate_failures) + " (use --redact-pii for PII, or fix the data)")
-    token = check_push_settings(cfg)
+    token = check_push_settings(cfg, token)
     if huggingface_hub.constants.is_offline_mode():
         raise ExportError("HF_HUB_OFFLINE: the Hub client is in offline mode (HF_HUB_OFFLINE or "
                           "TRANSFORMERS_OFFLINE was set when it loaded); unset it to push")
@@ -49,7 +52,11 @@ def push_export(cfg: Any, result: Any) -> PushResult:
     deleted = _stale_files(cfg, hf.repo_id, set(files))
     api = HfApi(endpoint=cfg.env("HF_ENDPOINT") or None, token=token)
     try:
-        repo_url = api.create_repo(hf.repo_id, repo_type=hf.repo_type, private=hf.private, exist_ok=True)
+        repo_url = api.create_repo(hf.repo_id, repo_type=hf.repo_type, private=hf.private, exist_ok=True,
+                                   space_sdk="static" if hf.repo_type == "space" else None)
+        if clean_remote:
+            remote = set(api.list_repo_files(hf.repo_id, repo_type=hf.repo_type))
+            deleted = sorted((remote - set(files)) - _KEPT_REMOTE)
         operations = [CommitOperationAdd(path_in_repo=rel, path_or_fileobj=str(export_dir / rel)) for rel in files]
         operations += [CommitOperationDelete(path_in_repo=rel) for rel in deleted]
         info = api.create_commit(hf.repo_id, operations=operations, repo_type=hf.repo_type,
@@ -67,14 +74,19 @@ def push_export(cfg: Any, result: Any) -> PushResult:
     return pushed
 
 
-def check_push_settings(cfg: Any) -> str:
-    """Fail fast (before building an export) when a push cannot work; returns the token."""
+def check_push_settings(cfg: Any, token: str | None = None) -> str:
+    """Fail fast (before building an export) when a push cannot work; returns the token
+    (``token`` when given, else ``HF_TOKEN``)."""
     if not cfg.saving.hf_push.repo_id:
-        raise ExportError("saving.hf_push.repo_id: not set (needed to push)")
-    token = cfg.env("HF_TOKEN")
+        raise ExportError("saving.hf_push.repo_id: not set (needed to push; or pass --repo-id)")
+    token = token or cfg.env("HF_TOKEN")
     if not token:
         raise ExportError("HF_TOKEN: not set in the environment or .env (needed to push)")
     return token
+
+
+# Files a Hub repo keeps whatever the export holds (--clean-remote never deletes them).
+_KEPT_REMOTE = {".gitattributes"}
 
 
 def _stale_files(cfg: Any, repo_id: str, current: set[str]) -> list[str]:

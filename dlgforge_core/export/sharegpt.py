@@ -1,8 +1,10 @@
 """Conversation record -> ShareGPT row (plain and judged).
 
-A row holds three columns, named by ``saving.output_columns``: the messages
-(``{role, content}`` alternating user/assistant), the metadata, and, in the judged
-file only, the judge column ``{per_turn, avg_score, conversation}``.
+A row holds these columns, named by ``saving.output_columns``: the messages
+(``{role, content}`` alternating user/assistant), the metadata, the training columns
+``messages_with_tools``, ``user_reasoning`` and ``assistant_reasoning``
+(``export/tool_columns.py``), and, in the judged file only, the judge column
+``{per_turn, avg_score, conversation}``.
 """
 
 from __future__ import annotations
@@ -10,16 +12,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from dlgforge_core.export.tool_columns import assistant_reasoning, messages_with_tools, user_reasoning
 from dlgforge_core.store.outputs import web_source_urls
 
-_DEFAULT_COLUMNS = {"messages": "messages", "metadata": "metadata", "judge": "judge"}
+_DEFAULT_COLUMNS = {"messages": "messages", "metadata": "metadata", "judge": "judge",
+                    "messages_with_tools": "messages_with_tools", "user_reasoning": "user_reasoning",
+                    "assistant_reasoning": "assistant_reasoning"}
 
 
 def to_sharegpt(record: Mapping[str, Any], columns: Any = None, judged: bool = False) -> dict:
     """Build the ShareGPT row of one accepted conversation record.
 
-    ``columns`` is ``cfg.saving.output_columns`` (attributes ``messages``, ``metadata``,
-    ``judge``) or a mapping with those keys; ``None`` keeps the default names.
+    ``columns`` is ``cfg.saving.output_columns`` (attributes named like the default
+    columns) or a mapping with those keys; ``None`` keeps the default names.
     """
     turns = list(record.get("turns") or [])
     metadata = {
@@ -33,7 +38,10 @@ def to_sharegpt(record: Mapping[str, Any], columns: Any = None, judged: bool = F
     }
     if any("web_sources" in turn for turn in turns):  # the run had web search on
         metadata["web_source_urls"] = web_source_urls(turns)
-    row = {_column(columns, "messages"): _messages(turns), _column(columns, "metadata"): metadata}
+    row = {_column(columns, "messages"): _messages(turns), _column(columns, "metadata"): metadata,
+           _column(columns, "messages_with_tools"): messages_with_tools(turns),
+           _column(columns, "user_reasoning"): user_reasoning(turns),
+           _column(columns, "assistant_reasoning"): assistant_reasoning(turns)}
     if judged:
         row[_column(columns, "judge")] = judge_column(record)
     return row

@@ -19,6 +19,7 @@ from dlgforge_core.generation.coverage import Planner
 from dlgforge_core.generation.dedup import QuestionIndex
 from dlgforge_core.generation.near_dup import NearDupFilter
 from dlgforge_core.generation.replies import FinalAnswerReply, QuestionReply, ResponderReply, responder_reply_model
+from dlgforge_core.generation.tool_rounds import joined_reasoning, kb_call, web_call
 from dlgforge_core.generation.web_search import WebFindings, WebSearchTool
 from dlgforge_core.llm.errors import LLMCallError
 from dlgforge_core.store.run_state import utc_now
@@ -128,8 +129,9 @@ class ConversationRun:
             snippets = [_chunk_dict(c) for c in await ctx.planner.snippets(plan, t, mode, previous)]
             if topic is None and snippets:
                 topic = snippets[0]["heading"] or _stem(snippets[0]["source"])
-            question = await self._question(t, mode, snippets, turns)
+            question, asked = await self._question(t, mode, snippets, turns)
             turn, shown = await self._answer(t, mode, question, snippets, turns)
+            turn.update(asked)
             turns.append(turn)
             shown_by_turn.append(shown)
             previous = {
@@ -144,11 +146,15 @@ class ConversationRun:
             )
         return record
 
-    async def _question(self, t: int, mode: str, snippets: list[dict], turns: list[dict]) -> str:
-        """The user's question for turn ``t``, unique after normalization (else dropped)."""
+    async def _question(self, t: int, mode: str, snippets: list[dict],
+                        turns: list[dict]) -> tuple[str, dict[str, Any]]:
+        """The user's question for turn ``t``, unique after normalization (else dropped), and
+        what the turn records about it (intent, difficulty, seed, the generator's reasoning)."""
         ctx, plan = self.ctx, self.plan
         last_reason = "dedup_exhausted"
+        seed = {"topic": plan.seed_question.topic, "question": plan.seed_question.text} if plan.seed_question else None
         for attempt in range(ctx.cfg.coverage.question_dedup_retries + 1):
+            asked: dict[str, Any] = {"intent": None, "difficulty": None, "seed": seed, "generator_reasoning": None}
             if mode == "seeded" and attempt == 0:
                 question = plan.seed_question.text
             else:
@@ -170,6 +176,8 @@ class ConversationRun:
                 )
                 self.tally.add("qa_generator", result)
                 question = result.value.question
+                asked.update(intent=result.value.intent, difficulty=result.value.difficulty,
+                             generator_reasoning=result.reasoning)
             if ctx.dedup.seen(question):
                 last_reason = "dedup_exhausted"
                 continue
@@ -181,7 +189,7 @@ class ConversationRun:
                 continue
             if ctx.near_dup is not None:
                 ctx.near_dup.reserve(question, self.cid)
-            return question
+            return question, asked
         raise ConversationDropped(last_reason, t)
 
     async def _answer(
@@ -226,6 +234,8 @@ class ConversationRun:
             },
             "cited_chunk_ids": best["cited_chunk_ids"],
             "tool_rounds": best["tool_rounds"],
+            "tool_calls": best["tool_calls"],
+            "responder_reasoning": best["reasoning"],
             "qa_judge": best.get("qa_judge"),
         }
         if ctx.web_search is not None:
@@ -246,6 +256,8 @@ class ConversationRun:
         shown = {h["chunk_id"]: h for h in initial}
         searches: list[str] = []
         web = WebFindings() if ctx.web_search is not None else None
+        calls = [kb_call(0, question, initial)]  # the search made with the question itself
+        thoughts: list[str | None] = []
         rounds = ctx.cfg.retrieval.max_tool_rounds
         for r in range(rounds):
             messages = self._responder_messages(turns, question, shown, searches, web, rounds - 1 - r)
@@ -258,15 +270,21 @@ class ConversationRun:
             )
             self.tally.add("kb_responder", result)
             reply: ResponderReply = result.value
+            thoughts.append(result.reasoning)
             if reply.action == "answer":
-                return _candidate(reply, shown, web, r + 1)
+                return {**_candidate(reply, shown, web, r + 1), "tool_calls": calls,
+                        "reasoning": joined_reasoning(thoughts)}
             if reply.action == "web_search" and web is not None:
                 query = reply.query.strip()
-                web.add(query, await ctx.web_search.search(query, self.cid))
+                outcome = await ctx.web_search.search(query, self.cid)
+                web.add(query, outcome)
+                calls.append(web_call(r + 1, query, outcome, web))
                 continue
             searches.append(reply.query.strip())
-            for hit in await ctx.kb.asearch(reply.query, ctx.cfg.retrieval.default_k):
-                shown.setdefault(hit.chunk_id, _hit_dict(hit))
+            hits = [_hit_dict(hit) for hit in await ctx.kb.asearch(reply.query, ctx.cfg.retrieval.default_k)]
+            calls.append(kb_call(r + 1, reply.query.strip(), hits))
+            for hit in hits:
+                shown.setdefault(hit["chunk_id"], hit)
         raise LLMCallError("invalid_json")  # unreachable: the last round only accepts an answer
 
     def _responder_messages(

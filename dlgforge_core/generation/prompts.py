@@ -26,7 +26,8 @@ Write only in that language. Stay in character:
 {persona}
 Ask one natural, self-contained question that the passages can answer. Do not mention
 passages, snippets, documents or ids. Do not repeat an earlier question.
-Reply with one JSON object and nothing else: {{"question": "<the user's message>"}}"""
+Reply with one JSON object and nothing else: {{"question": "<the user's message>",
+"intent": "fact|how_to|troubleshoot|compare|explain|other", "difficulty": "easy|medium|hard"}}"""
 
 _RESPONDER_SYSTEM = """You are a helpful assistant answering from a knowledge base.
 language: {language}

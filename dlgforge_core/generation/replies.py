@@ -14,12 +14,42 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 _QUERY_ACTIONS = ("search", "web_search")
 
 
+DIFFICULTIES = ("easy", "medium", "hard")
+# What a user wants with a question. A short closed list rather than free text: it keeps the
+# generator's reply to one free-text field (the question gets the whole length budget of a
+# small local model) and gives the export categories that can be counted.
+INTENTS = ("fact", "how_to", "troubleshoot", "compare", "explain", "other")
+
+
+# The docstring below is sent to the model as the schema's description. ``intent`` and
+# ``difficulty`` default to None, so replies cached before they existed still parse; an
+# unknown intent becomes "other" and an unknown difficulty None, never a failed question.
 class QuestionReply(BaseModel):
-    """What the question generator returns: the user's next message."""
+    """What the question generator returns: the user's next message, what the user wants
+    with it, and how hard it is to answer from the passages."""
 
     model_config = ConfigDict(extra="ignore")
 
     question: str = Field(description="The user's next message, in the conversation's language.")
+    intent: Literal["fact", "how_to", "troubleshoot", "compare", "explain", "other"] | None = Field(
+        default=None, description="What the user wants: a fact, how to do something, to fix a problem, "
+                                  "to compare options, an explanation, or other.")
+    difficulty: Literal["easy", "medium", "hard"] | None = Field(
+        default=None, description="How hard the question is to answer from the passages.")
+
+    @field_validator("intent", mode="before")
+    @classmethod
+    def _intent(cls, value: object) -> str | None:
+        if value is None:
+            return None
+        text = "_".join(str(value).strip().lower().replace("-", " ").split())
+        return text if text in INTENTS else "other"
+
+    @field_validator("difficulty", mode="before")
+    @classmethod
+    def _difficulty(cls, value: object) -> str | None:
+        text = value.strip().lower() if isinstance(value, str) else ""
+        return text if text in DIFFICULTIES else None
 
     @field_validator("question")
     @classmethod

@@ -43,6 +43,7 @@ class ChatResponse:
     completion_tokens: int
     endpoint: str
     finish_reason: str | None = None
+    reasoning: str | None = None  # the model's reasoning text (reasoning_content / reasoning)
 
 
 @runtime_checkable

@@ -35,6 +35,10 @@ CREATE TABLE IF NOT EXISTS replies (
     completion_tokens INTEGER NOT NULL,
     created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS reasoning (
+    key TEXT PRIMARY KEY,
+    text TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS web_results (
     key TEXT PRIMARY KEY,
     provider TEXT NOT NULL,
@@ -46,11 +50,13 @@ CREATE TABLE IF NOT EXISTS web_results (
 
 @dataclass(frozen=True)
 class CachedReply:
-    """A stored reply (validated JSON text) and the tokens it originally cost."""
+    """A stored reply (validated JSON text), the tokens it originally cost and the model's
+    reasoning text, if the endpoint returned one (kept in the ``reasoning`` table)."""
 
     reply: str
     prompt_tokens: int
     completion_tokens: int
+    reasoning: str | None = None
 
 
 def request_key(agent: str, model: str, params: tuple[Any, ...],
@@ -126,14 +132,16 @@ class ResponseCache:
         return self._conn
 
     def _get(self, key: str) -> CachedReply | None:
-        row = self._fetch("SELECT reply, prompt_tokens, completion_tokens FROM replies WHERE key = ?",
-                          (key,))
+        row = self._fetch("SELECT r.reply, r.prompt_tokens, r.completion_tokens, t.text FROM replies r "
+                          "LEFT JOIN reasoning t ON t.key = r.key WHERE r.key = ?", (key,))
         return CachedReply(*row) if row else None
 
     def _put(self, key: str, agent: str, model: str, reply: CachedReply) -> None:
         self._store("INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (key, agent, model, reply.reply, reply.prompt_tokens, reply.completion_tokens,
                      time.time()))
+        if reply.reasoning:
+            self._store("INSERT OR REPLACE INTO reasoning VALUES (?, ?)", (key, reply.reasoning))
 
     def _fetch(self, sql: str, args: tuple[Any, ...]) -> tuple | None:
         try:

@@ -53,11 +53,13 @@ __all__ = ["LLMClient", "LLMResult", "LLMCallError", "TokenUsage"]
 
 @dataclass
 class LLMResult(Generic[T]):
-    """A validated reply: the model instance, the tokens it cost, and whether it was cached."""
+    """A validated reply: the model instance, the tokens it cost, whether it was cached, and
+    the model's reasoning text when the endpoint returned one (``reasoning_content``/``reasoning``)."""
 
     value: T
     usage: TokenUsage
     cached: bool = False
+    reasoning: str | None = None
 
 
 @dataclass
@@ -123,12 +125,13 @@ class LLMClient:
         if conversation_id:
             headers = {**headers, CONVERSATION_HEADER: conversation_id}
         seed = request_seed(self.cfg.run.seed, cache_key)
-        value, total = await self._reply(ag, messages, schema, spec, validate, headers, seed)
+        value, total, response = await self._reply(ag, messages, schema, spec, validate, headers, seed)
         self.usage.add_call(agent, cached=False)
         if key is not None:
             await self._cache.put(key, agent, ag.model, CachedReply(
-                value.model_dump_json(), total.prompt_tokens, total.completion_tokens))
-        return LLMResult(value, total, cached=False)
+                value.model_dump_json(), total.prompt_tokens, total.completion_tokens,
+                response.reasoning))
+        return LLMResult(value, total, cached=False, reasoning=response.reasoning)
 
     async def check(self, agents: Iterable[str] | None = None) -> None:
         """Build the agents' backends and health-check those that support it (routers)."""
@@ -221,12 +224,12 @@ class LLMClient:
             return None  # stale under today's rules (e.g. changed reasons): ask again
         self.usage.add_call(ag.name, cached=True)
         self._log.record(ag.name, ag.model, ag.backend.endpoint, 0.0, 0, 0, "cached")
-        return LLMResult(value, TokenUsage(), cached=True)
+        return LLMResult(value, TokenUsage(), cached=True, reasoning=hit.reasoning)
 
     async def _reply(self, ag: _Agent, messages: list[dict[str, str]], schema: type[T],
                      spec: SchemaSpec, validate: Callable[[T], Any] | None,
-                     headers: dict[str, str], seed: int | None) -> tuple[T, TokenUsage]:
-        """A validated reply and the tokens it cost, with one repair attempt."""
+                     headers: dict[str, str], seed: int | None) -> tuple[T, TokenUsage, ChatResponse]:
+        """A validated reply, the tokens it cost and the reply it came from (one repair attempt)."""
         response, latency = await self._send(ag, messages, spec, headers, seed)
         total = self._count(ag, response)
         try:
@@ -243,7 +246,7 @@ class LLMClient:
                 raise LLMCallError("invalid_json",
                                    f"{ag.name}: {error_summary(again)[:200]}") from None
         self._line(ag, response, latency, "ok")
-        return value, total
+        return value, total, response
 
     async def _send(self, ag: _Agent, messages: list[dict[str, str]], spec: SchemaSpec,
                     headers: dict[str, str], seed: int | None) -> tuple[ChatResponse, float]:

@@ -198,14 +198,26 @@ def _response(completion: Any, endpoint: str) -> ChatResponse:
         raise RetryableBackendError("5xx", "the server's reply is not a JSON object")
     choices = completion.get("choices") or [{}]
     choice = choices[0] if isinstance(choices[0], dict) else {}
-    text = (choice.get("message") or {}).get("content") or ""
+    message = choice.get("message") or {}
+    text = message.get("content") or ""
     if not isinstance(text, str) or not text.strip():
         raise RetryableBackendError("empty", "empty reply")
     usage = completion.get("usage") or {}
     return ChatResponse(text=text,
                         prompt_tokens=int(usage.get("prompt_tokens") or 0),
                         completion_tokens=int(usage.get("completion_tokens") or 0),
-                        endpoint=endpoint, finish_reason=choice.get("finish_reason"))
+                        endpoint=endpoint, finish_reason=choice.get("finish_reason"),
+                        reasoning=reasoning_text(message))
+
+
+def reasoning_text(message: dict[str, Any]) -> str | None:
+    """The model's own reasoning, when the server returns it beside the content:
+    ``reasoning_content`` (vLLM, DeepSeek) or ``reasoning`` (gpt-oss, OpenRouter, newer vLLM)."""
+    for key in ("reasoning_content", "reasoning"):
+        value = message.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
 
 
 def _retry_after(err: openai.APIStatusError) -> float | None:

@@ -7,6 +7,7 @@ next to the config and must appear in no file the run writes.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,14 @@ def test_web_search_run_records_sources_shows_judge_and_keeps_the_key_secret(tmp
     for record in records:
         urls = [s["url"] for t in record["turns"] for s in t["web_sources"]]
         assert sharegpt[record["conversation_id"]]["web_source_urls"] == list(dict.fromkeys(urls))
+    # each web search is a `web_search` tool call of the training column, with what it returned
+    for row in jsonl(output / "conversations_sharegpt.jsonl"):
+        web = [m for m in row["messages_with_tools"] if m["role"] == "tool" and m["name"] == "web_search"]
+        assert len(web) == row["metadata"]["n_turns"]
+        for message in web:
+            body = json.loads(message["content"])
+            assert body["results"] and {r["url"] for r in body["results"]} <= stub_urls
+            assert all(r["id"].startswith("web:") and r["text"] for r in body["results"])
     # the web sources are in each conversation's JSON file too
     for record in records:
         text = (output / "conversations" / f"{record['conversation_id']}.json").read_text()

@@ -3,8 +3,9 @@
 It implements only what the installed ``huggingface_hub`` calls for ``create_repo`` and
 ``create_commit`` (read from the client code): ``POST /api/repos/create``,
 ``POST /api/validate-yaml``, ``POST /api/<type>s/<repo>/preupload/<rev>`` (every file
-"regular", so contents travel base64-encoded inside the commit) and
-``POST /api/<type>s/<repo>/commit/<rev>`` (NDJSON). Point the client at it with
+"regular", so contents travel base64-encoded inside the commit),
+``POST /api/<type>s/<repo>/commit/<rev>`` (NDJSON) and, for ``list_repo_files``,
+``GET /api/<type>s/<repo>/tree/<rev>`` (one page, files only). Point the client at it with
 ``HF_ENDPOINT=<hub.endpoint>``.
 """
 
@@ -96,6 +97,7 @@ class FakeHub:
             Route("/api/validate-yaml", self._validate_yaml, methods=["POST"]),
             Route("/api/{kind}/{namespace}/{name}/preupload/{revision}", self._preupload, methods=["POST"]),
             Route("/api/{kind}/{namespace}/{name}/commit/{revision}", self._commit, methods=["POST"]),
+            Route("/api/{kind}/{namespace}/{name}/tree/{revision}", self._tree, methods=["GET"]),
         ])
 
     def _authorized(self, request: Request) -> bool:
@@ -142,6 +144,16 @@ class FakeHub:
         files = (await request.json()).get("files", [])
         return JSONResponse({"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False,
                                         "oid": None} for f in files]})
+
+    async def _tree(self, request: Request) -> JSONResponse:
+        if not self._authorized(request):
+            return self._error(401, "Invalid credentials")
+        repo = self._repo(request)
+        if repo is None or f"{repo.repo_type}s" != request.path_params["kind"]:
+            return JSONResponse({"error": "Repository not found"}, status_code=404,
+                                headers={"X-Error-Code": "RepoNotFound"})
+        return JSONResponse([{"type": "file", "path": path, "size": len(data),
+                              "oid": hashlib.sha1(data).hexdigest()} for path, data in sorted(repo.files.items())])
 
     async def _commit(self, request: Request) -> JSONResponse:
         if not self._authorized(request):

@@ -65,6 +65,18 @@ def search_then_answer_reply(req: RecordedRequest) -> dict[str, Any]:
     return responder_reply(req)
 
 
+def search_once_then_answer_reply(req: RecordedRequest) -> dict[str, Any]:
+    """Search the knowledge base once per turn (while the schema still offers ``search``),
+    then answer citing the chunks shown."""
+    offered = _property(req.json_schema or {}, "action").get("enum")
+    can_search = "search" in offered if offered else '"action": "search"' in req.prompt_text
+    if can_search and "You searched for:" not in req.last_user_message:
+        question = req.last_user_message.split("\n\n---", 1)[0].strip()
+        return {"action": "search", "query": f"details: {question[:180]}" or "overview",
+                "answer": None, "cited_chunk_ids": []}
+    return responder_reply(req)
+
+
 def web_search_then_answer_reply(req: RecordedRequest) -> dict[str, Any]:
     """Search the web once when the request offers the ``web_search`` action, then answer.
 
@@ -124,6 +136,7 @@ SCRIPTS: dict[str, dict[str, Handler]] = {
     "default": {},
     "same_question": {"qa_generator": same_question_reply},
     "search_then_answer": {"kb_responder": search_then_answer_reply},
+    "search_once_then_answer": {"kb_responder": search_once_then_answer_reply},
     "web_search_then_answer": {"kb_responder": web_search_then_answer_reply},
     "broken_json": {agent: broken_json_reply for agent in DEFAULT_HANDLERS},
     "empty": {agent: empty_reply for agent in DEFAULT_HANDLERS},

@@ -1,0 +1,1 @@
+"""``python -m dlgforge``: the same command line as ``dlgforge`` and ``python -m dlgforge_assets``."""
