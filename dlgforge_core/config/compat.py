@@ -362,7 +362,10 @@ class _Translator:
 
     def skip_if_unchanged(self, value: Any, path: str) -> None:
         if value is False:  # re-embed every document each run: a rebuild from scratch here
-            self.set("retrieval.rebuild_index", True, path)
+            retrieval = self.data.setdefault("retrieval", {})
+            if not isinstance(retrieval, dict):
+                raise self.error("retrieval", f"must be a mapping, got {type(retrieval).__name__}")
+            retrieval["rebuild_index"] = True  # rebuild_index: false next to it is dlgforge's default
 
     def old_sections(self) -> None:
         retrieval = self.section(self.data, "retrieval", "retrieval")
