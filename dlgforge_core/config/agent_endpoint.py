@@ -33,6 +33,9 @@ from dlgforge_core.config.providers import (
 )
 
 
+_DLGFORGE_ROLE = {"qa_generator": "user", "kb_responder": "assistant", "qa_judge": "judge"}
+
+
 @dataclass(frozen=True)
 class AgentEndpoint:
     """Resolved model, base URL, key and provider name (None: no provider given)."""
@@ -63,6 +66,7 @@ def resolve_agent_endpoint(cfg: Any, agent: str) -> AgentEndpoint:
     if llm.backend != "openai":
         return default
     where = f"llm.agents.{agent}"
+    named_agent = f"{agent} ({_DLGFORGE_ROLE[agent]})"  # dlgforge's name of the agent too
     try:
         prefix, bare = split_prefix(model) if model else (None, model)
         named = over.provider or prefix or llm.provider
@@ -72,7 +76,7 @@ def resolve_agent_endpoint(cfg: Any, agent: str) -> AgentEndpoint:
     except ProviderError as err:
         key = "provider" if over.provider else ("model" if model and "/" in model else "provider")
         path = f"{where}.{key}" if over.provider or key == "model" else "llm.provider"
-        raise AgentEndpointError(f"{path}: agent {agent}: {err}") from None
+        raise AgentEndpointError(f"{path}: agent {named_agent}: {err}") from None
 
     global_ok = provider.name == PASSTHROUGH_PREFIX or provider.name == (llm.provider or "").lower()
     explicit_url = over.base_url or (llm.base_url if global_ok else None)
@@ -83,12 +87,12 @@ def resolve_agent_endpoint(cfg: Any, agent: str) -> AgentEndpoint:
     base_url = explicit_url or provider.base_url
     if not base_url:
         raise AgentEndpointError(
-            f"{where}.base_url: agent {agent}: provider {provider.name} is self-hosted: "
+            f"{where}.base_url: agent {named_agent}: provider {provider.name} is self-hosted: "
             "set the server's base_url")
     api_key = (_secret(over.api_key) or key_from_env(provider, cfg.env)
                or (_secret(llm.api_key) if global_ok else None))
     if not api_key and provider.key_required and base_url == provider.base_url:
         raise AgentEndpointError(
-            f"{where}: agent {agent}: provider {provider.name} needs an API key "
+            f"{where}: agent {named_agent}: provider {provider.name} needs an API key "
             f"(set {' or '.join(provider.key_vars)})")
     return AgentEndpoint(model, base_url, api_key, provider.name)

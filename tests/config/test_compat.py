@@ -253,10 +253,10 @@ def test_exact_turns_and_coverage_off(write_config) -> None:
 
 
 @pytest.mark.parametrize("agent_yaml, message", [
-    ("{user: {provider: acme, model: m}}", "llm.agents.qa_generator.provider: agent qa_generator: unknown provider 'acme'"),
-    ("{assistant: {model: bedrock/claude}}", "llm.agents.kb_responder.model: agent kb_responder: provider bedrock has no OpenAI-compatible API"),
-    ("{judge: {model: gemini/flash}}", "llm.agents.qa_judge: agent qa_judge: provider gemini needs an API key (set GEMINI_API_KEY or GOOGLE_API_KEY)"),
-    ("{user: {model: hosted_vllm/qwen}}", "llm.agents.qa_generator.base_url: agent qa_generator: provider hosted_vllm is self-hosted"),
+    ("{user: {provider: acme, model: m}}", "llm.agents.qa_generator.provider: agent qa_generator (user): unknown provider 'acme'"),
+    ("{assistant: {model: bedrock/claude}}", "llm.agents.kb_responder.model: agent kb_responder (assistant): provider bedrock has no OpenAI-compatible API"),
+    ("{judge: {model: gemini/flash}}", "llm.agents.qa_judge: agent qa_judge (judge): provider gemini needs an API key (set GEMINI_API_KEY or GOOGLE_API_KEY)"),
+    ("{user: {model: hosted_vllm/qwen}}", "llm.agents.qa_generator.base_url: agent qa_generator (user): provider hosted_vllm is self-hosted"),
 ])
 def test_provider_mistakes_name_the_agent(write_config, agent_yaml, message) -> None:
     config = write_config(f"llm: {{model: m, api_key: k, agents: {agent_yaml}}}\njudge: {{enabled: true}}\n")
