@@ -9,7 +9,7 @@ of its model (``gemini/gemini-2.0-flash``), ``llm.provider``. With none, the age
   ``openai/`` prefix sent to a base URL other than OpenAI's (a local server's model id, such
   as LM Studio's ``openai/gpt-oss-20b``, is forwarded unchanged, as dlgforge does);
 - the base URL is the agent's ``base_url`` (or ``llm.base_url`` when the provider is
-  ``openai`` or ``llm.provider``), else the provider's OpenAI-compatible URL;
+  ``openai``, ``llm.provider`` or a self-hosted server), else the provider's OpenAI-compatible URL;
 - the key is the agent's ``api_key``, else the provider's usual variable (``GEMINI_API_KEY``),
   else ``llm.api_key`` for ``openai`` / ``llm.provider`` only: a key is never sent to another
   provider than the one it was given for. A missing key is an error only for the provider's
@@ -78,8 +78,10 @@ def resolve_agent_endpoint(cfg: Any, agent: str) -> AgentEndpoint:
         path = f"{where}.{key}" if over.provider or key == "model" else "llm.provider"
         raise AgentEndpointError(f"{path}: agent {named_agent}: {err}") from None
 
-    global_ok = provider.name == PASSTHROUGH_PREFIX or provider.name == (llm.provider or "").lower()
-    explicit_url = over.base_url or (llm.base_url if global_ok else None)
+    # llm.base_url is the default of openai, of llm.provider and of the self-hosted servers
+    # (vLLM, LM Studio, Ollama); llm.api_key (OPENAI_API_KEY) of openai and llm.provider only
+    global_ok = provider.name in (PASSTHROUGH_PREFIX, (llm.provider or "").lower())
+    explicit_url = over.base_url or (llm.base_url if global_ok or not provider.key_required else None)
     if prefix == provider.name:
         local = bool(explicit_url) and explicit_url.rstrip("/") != PROVIDERS["openai"].base_url
         if not (prefix == PASSTHROUGH_PREFIX and local):

@@ -318,3 +318,16 @@ def test_native_config_is_untouched(write_config) -> None:
         llm: {model: m, api_key: k}
         """))
     assert cfg.run.n_turns == 2 and cfg.ray.address == "auto" and cfg.warnings == []
+
+
+def test_self_hosted_prefix_uses_the_global_base_url(write_config, keys) -> None:
+    cfg = load_config(write_config("""\
+        llm: {base_url: "http://127.0.0.1:8000/v1", model: hosted_vllm/Qwen/Qwen2.5-7B-Instruct}
+        """))
+    settings = cfg.agent_settings("qa_generator")
+    assert (settings.model, settings.base_url) == ("Qwen/Qwen2.5-7B-Instruct", "http://127.0.0.1:8000/v1")
+    gemini = load_config(write_config("""\
+        llm: {base_url: "http://127.0.0.1:8000/v1", model: gemini/flash}
+        """, "gemini.yaml")).agent_settings("kb_responder")
+    # llm.base_url is the OpenAI default: a Gemini agent goes to Gemini, with Gemini's key only
+    assert (gemini.base_url, gemini.api_key) == ("https://generativelanguage.googleapis.com/v1beta/openai", "gem-key")
