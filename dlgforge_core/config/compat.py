@@ -18,20 +18,13 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import os
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from dlgforge_core.config.compat_keys import MOVED, NO_EFFECT
+from dlgforge_core.config.compat_llm import translate_llm
 from dlgforge_core.errors import ConfigError
 
-ROLE_TO_AGENT: dict[str, str] = {"user": "qa_generator", "assistant": "kb_responder", "judge": "qa_judge"}
-_AGENT_KEYS = {"provider", "model", "base_url", "api_key", "api_key_env", "temperature", "max_tokens",
-               "top_p", "timeout", "max_retries", "extra"}
-_KEY_ENV_BY_ROLE = {"user": ("LLM_USER_API_KEY_ENV", "LLM_QA_GENERATOR_API_KEY_ENV"),
-                    "assistant": ("LLM_ASSISTANT_API_KEY_ENV", "LLM_KB_RESPONDER_API_KEY_ENV"),
-                    "judge": ("LLM_JUDGE_API_KEY_ENV", "LLM_QA_JUDGE_API_KEY_ENV")}
 _DISTRIBUTIONS = {"uniform": "uniform", "poisson": "poisson", "pois": "poisson",
                   "exponential": "exponential", "exp": "exponential"}
 _RAY_ACTOR = ("num_cpus", "num_gpus", "coordinator_num_cpus", "replicas_qa", "replicas_complete")
@@ -254,73 +247,7 @@ class _Translator:
         self.ray(dict(ray), "ray")
 
     def llm(self) -> None:
-        llm = self.section(self.data, "llm", "llm")
-        if llm is None:
-            return
-        self.clean_agent(llm, "llm", top=True)
-        routing = self.section(llm, "routing", "llm.routing")
-        if routing is not None and isinstance(routing.get("endpoints"), list):
-            routing["endpoints"] = [self.endpoint(e, f"llm.routing.endpoints[{i}]")
-                                    for i, e in enumerate(routing["endpoints"])]
-        agents = self.section(llm, "agents", "llm.agents")
-        if agents is None:
-            return
-        for role, native in ROLE_TO_AGENT.items():
-            if role not in agents:
-                continue
-            given = agents.pop(role)
-            if given is None:
-                continue
-            if not isinstance(given, dict):
-                raise self.error(f"llm.agents.{role}", f"must be a mapping, got {type(given).__name__}")
-            agent = self.clean_agent(dict(given), f"llm.agents.{role}")
-            if agent.get("api_key") is None:
-                key = self.key_from_role_env(role)
-                if key:
-                    agent["api_key"] = key
-            earlier = agents.get(native) if isinstance(agents.get(native), dict) else {}
-            agents[native] = {**earlier, **agent}
-        for native in ROLE_TO_AGENT.values():
-            if isinstance(agents.get(native), dict):
-                agents[native] = self.clean_agent(agents[native], f"llm.agents.{native}")
-
-    def clean_agent(self, agent: dict[str, Any], path: str, top: bool = False) -> dict[str, Any]:
-        """Nulls and empty strings dropped, ``api_key_env`` read, unknown keys named."""
-        for key in list(agent):
-            if key in _AGENT_KEYS and (agent[key] is None or agent[key] == ""):
-                del agent[key]
-        if "api_key_env" in agent:
-            key = self.secret_from_env(agent.pop("api_key_env"), f"{path}.api_key_env")
-            if key and not agent.get("api_key"):
-                agent["api_key"] = key
-        if not top:
-            unknown = agent.keys() - _AGENT_KEYS
-            if unknown:
-                raise self.error(f"{path}.{sorted(unknown)[0]}", "unknown key")
-        return agent
-
-    def key_from_role_env(self, role: str) -> str | None:
-        """dlgforge's env-only credentials: ``LLM_<ROLE>_API_KEY_ENV`` names the key variable."""
-        env = self.environ if self.environ is not None else os.environ
-        for mapping in _KEY_ENV_BY_ROLE[role]:
-            var = env.get(mapping)
-            if var:
-                return self.secret_from_env(var, mapping)
-        return None
-
-    def endpoint(self, entry: Any, path: str) -> Any:
-        """A plain URL becomes ``{base_url}`` (``/v1`` added to a bare host); ``name`` warned."""
-        if isinstance(entry, str):
-            url = entry.strip()
-            if not urlsplit(url).path.strip("/"):
-                url = url.rstrip("/") + "/v1"
-            return {"base_url": url}
-        if isinstance(entry, dict) and "name" in entry:
-            entry = dict(entry)
-            name = entry.pop("name")
-            if not _empty(name):
-                self.warn(f"{path}.name", NO_EFFECT["llm.routing.endpoints[].name"])
-        return entry
+        translate_llm(self)
 
     def coverage(self) -> None:
         cov = self.section(self.data, "coverage", "coverage")

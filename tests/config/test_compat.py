@@ -331,3 +331,17 @@ def test_self_hosted_prefix_uses_the_global_base_url(write_config, keys) -> None
         """, "gemini.yaml")).agent_settings("kb_responder")
     # llm.base_url is the OpenAI default: a Gemini agent goes to Gemini, with Gemini's key only
     assert (gemini.base_url, gemini.api_key) == ("https://generativelanguage.googleapis.com/v1beta/openai", "gem-key")
+
+
+def test_dlgforge_role_key_variables(write_config, monkeypatch) -> None:
+    monkeypatch.setenv("LLM_ASSISTANT_API_KEY_ENV", "MY_ASSISTANT_KEY")
+    monkeypatch.setenv("MY_ASSISTANT_KEY", "assistant-secret")
+    config = write_config("""\
+        llm: {base_url: "http://127.0.0.1:9/v1", api_key: shared, agents: {user: {model: a}, assistant: {model: b}}}
+        """)
+    cfg = load_config(config)
+    assert cfg.agent_settings("kb_responder").api_key == "assistant-secret"
+    assert cfg.agent_settings("qa_generator").api_key == "shared"
+    new = config.parent / "native.yaml"
+    migrate_config(config, new)
+    assert "assistant-secret" not in new.read_text() and "${MY_ASSISTANT_KEY}" in new.read_text()
