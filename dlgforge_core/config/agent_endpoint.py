@@ -31,6 +31,7 @@ from dlgforge_core.config.providers import (
     provider_named,
     split_prefix,
 )
+from dlgforge_core.errors import ConfigError
 
 
 _DLGFORGE_ROLE = {"qa_generator": "user", "kb_responder": "assistant", "qa_judge": "judge"}
@@ -46,8 +47,9 @@ class AgentEndpoint:
     provider: str | None
 
 
-class AgentEndpointError(ValueError):
-    """An agent whose provider cannot be used; the message starts with the key path."""
+class AgentEndpointError(ConfigError):
+    """An agent whose provider cannot be used; the message starts with the key path (a
+    ConfigError, so a command that meets it late still prints one line and exits 2)."""
 
 
 def _secret(value: Any) -> str | None:
