@@ -142,7 +142,7 @@ def run_engine(cfg: Any, kb: Any, language: str = "en") -> dict[str, Any]:
     from dlgforge_core.llm.client import LLMClient
 
     async def main() -> dict[str, Any]:
-        client = LLMClient(cfg, log_dir=cfg.output_dir / "logs")
+        client = LLMClient(cfg, log_dir=cfg.logs_dir)
         try:
             await client.check()  # one-time set-up (importing the SDK, building clients) is not throughput
             samples: list[tuple[float, int]] = []

@@ -27,13 +27,14 @@ def main() -> None:
 
 
 def _register() -> None:
-    from dlgforge_assets.commands import judge, kb, push, run, seeds
+    from dlgforge_assets.commands import config_cmd, judge, kb, push, run, seeds
 
     main.add_command(run.run)
     main.add_command(judge.judge)
     main.add_command(push.push)
     main.add_command(seeds.seeds_migrate)
     main.add_command(kb.kb)
+    main.add_command(config_cmd.config)
 
 
 _register()

@@ -34,7 +34,7 @@ class OpenAICompatibleLLMResource(LLMBackendResource):
     def build_client(self, cfg: DlgforgeConfig) -> LLMClient:
         from dlgforge_core.llm.client import LLMClient
 
-        return LLMClient(cfg, log_dir=cfg.output_dir / "logs")
+        return LLMClient(cfg, log_dir=cfg.logs_dir)
 
 
 class EmbeddedLLMResource(LLMBackendResource):
@@ -43,7 +43,7 @@ class EmbeddedLLMResource(LLMBackendResource):
     def build_client(self, cfg: DlgforgeConfig) -> LLMClient:
         from dlgforge_core.llm.client import LLMClient
 
-        return LLMClient(cfg, log_dir=cfg.output_dir / "logs")
+        return LLMClient(cfg, log_dir=cfg.logs_dir)
 
 
 def llm_resource_for(backend: str | None) -> LLMBackendResource:

@@ -18,11 +18,11 @@ def judge(config: Path) -> None:
     unjudged and are counted in the summary, never abort the command. An export folder
     prepared earlier is left as it was (the command says so and how to refresh it).
     """
-    from dlgforge_core.config import load_config
+    from dlgforge_assets.commands.config_warnings import load_and_report
     from dlgforge_core.export.folder import resolve_export_dir
     from dlgforge_core.judge.offline import run_offline_judge
 
-    cfg = load_config(config)
+    cfg = load_and_report(config)
     summary = run_offline_judge(cfg, echo=click.echo)
     export_dir = resolve_export_dir(cfg) if summary.judged else None
     if export_dir is not None and (export_dir / "manifest.json").is_file():

@@ -16,9 +16,9 @@ def run(config: Path) -> None:
     Runs are recorded in DAGSTER_HOME (default: .dagster_home next to CONFIG), so they show
     up in `dagster dev` with their partitions and metadata.
     """
-    from dlgforge_core.config import load_config
+    from dlgforge_assets.commands.config_warnings import load_and_report
 
-    load_config(config)  # a bad config fails in one line before Dagster is even imported
+    load_and_report(config)  # a bad config fails in one line before Dagster is even imported
     from dlgforge_assets.local_run import RunFailed, run_through_dagster
 
     try:

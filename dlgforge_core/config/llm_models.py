@@ -15,6 +15,7 @@ Backend = Literal["openai", "vllm_attach", "vllm_managed", "local"]
 class AgentOverrides(Section):
     """Per-agent settings; any key left unset falls back to the matching ``llm.*`` value."""
 
+    provider: str | None = None  # see config/providers.py (also a model name's prefix)
     model: str | None = None
     base_url: str | None = None
     api_key: SecretStr | None = None
@@ -23,6 +24,7 @@ class AgentOverrides(Section):
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
     timeout: float | None = Field(default=None, gt=0.0)
     max_retries: int | None = Field(default=None, ge=0)
+    extra: dict[str, Any] = Field(default_factory=dict)  # extra request body fields (over llm.extra)
 
 
 class AgentsConfig(Section):
@@ -95,6 +97,7 @@ class LLMConfig(Section):
     """``llm``: defaults shared by every agent, plus backend-specific settings."""
 
     backend: Backend = "openai"
+    provider: str | None = None  # default provider of every agent (config/providers.py)
     base_url: str | None = None
     api_key: SecretStr | None = None
     model: str | None = None
@@ -104,6 +107,7 @@ class LLMConfig(Section):
     timeout: float = Field(default=60.0, gt=0.0)
     max_retries: int = Field(default=5, ge=0)
     max_inflight: int = Field(default=64, ge=1)
+    extra: dict[str, Any] = Field(default_factory=dict)  # extra request body fields, every agent
     adaptive_concurrency: bool = True
     cache: CacheConfig = Field(default_factory=CacheConfig)
     agents: AgentsConfig = Field(default_factory=AgentsConfig)

@@ -10,12 +10,15 @@ import yaml
 from dotenv import dotenv_values
 from pydantic import SecretStr, ValidationError
 
+from dlgforge_core.config.agent_endpoint import AgentEndpointError, resolve_agent_endpoint
+from dlgforge_core.config.compat import translate
 from dlgforge_core.config.errors import format_validation_error
 from dlgforge_core.config.interpolate import apply_overrides, interpolate
 from dlgforge_core.config.models import MODEL_ENV_VARS, DlgforgeConfig
 from dlgforge_core.errors import ConfigError
 
 TAVILY_KEY_VAR = "TAVILY_API_KEY"
+WEB_SEARCH_KEY_VARS = {"tavily": TAVILY_KEY_VAR, "serper": "SERPER_API_KEY"}
 # (dotted key, environment variable) filled from the environment when the key is unset.
 _ENV_FALLBACKS: tuple[tuple[str, str], ...] = (
     ("llm.api_key", "OPENAI_API_KEY"),
@@ -41,6 +44,8 @@ def load_config(
     environ = _environment(path)
     data = _read_yaml(path, source)
     data = interpolate(data, environ, source)
+    warnings: list[str] = []
+    data = translate(data, source, warnings.append, environ)  # dlgforge's schemas -> native
     data = apply_overrides(data, environ)
     _apply_env_fallbacks(data, environ)
     try:
@@ -48,6 +53,8 @@ def load_config(
     except ValidationError as err:
         raise ConfigError(format_validation_error(source, err)) from None
     cfg.bind(path, environ)
+    for line in warnings:
+        cfg.warn(line)
     _resolve_paths(cfg)
     _check(cfg, source, check_paths, require_models)
     return cfg
@@ -113,6 +120,7 @@ def _resolve_paths(cfg: DlgforgeConfig) -> None:
     cfg.retrieval.knowledge_dir = cfg.knowledge_dir
     cfg.retrieval.index_dir = cfg.index_dir
     cfg.saving.output_dir = cfg.output_dir
+    cfg.saving.logs_dir = cfg.logs_dir
     cfg.llm.cache.dir = cfg.cache_dir
     for section, key in (
         (cfg.personas, "path"),
@@ -154,6 +162,12 @@ def _check(cfg: DlgforgeConfig, source: str, check_paths: bool, require_models: 
                     f"(set llm.agents.{agent}.model, llm.model, {' or '.join(MODEL_ENV_VARS)})"
                 )
     _resolve_web_search_key(cfg, source, required=require_models)
+    if require_models:
+        for agent in cfg.needed_agents():
+            try:
+                resolve_agent_endpoint(cfg, agent)
+            except AgentEndpointError as err:
+                raise ConfigError(f"{source}: {err}") from None
     _store_without_dsn(cfg)
     if cfg.llm.backend == "vllm_attach" and not cfg.llm.routing.endpoints:
         raise ConfigError(f"{source}: llm.routing.endpoints: vllm_attach needs at least one endpoint")
@@ -185,21 +199,22 @@ def _check_distributed(cfg: DlgforgeConfig, source: str) -> None:
 
 
 def _resolve_web_search_key(cfg: DlgforgeConfig, source: str, required: bool) -> None:
-    """Tavily's key: ``retrieval.web_search.api_key``, else ``TAVILY_API_KEY``; missing is an
-    error when ``required`` (commands that search the web).
+    """Tavily's / Serper's key: ``retrieval.web_search.api_key``, else ``TAVILY_API_KEY`` /
+    ``SERPER_API_KEY``; missing is an error when ``required`` (commands that search the web).
 
-    The variable is read only for Tavily, so a Tavily key never goes to another provider.
+    Each variable is read only for its provider, so a key never goes to another provider.
     """
     web = cfg.retrieval.web_search
-    if not web.enabled or web.provider != "tavily":
+    var = WEB_SEARCH_KEY_VARS.get(web.provider or "")
+    if not web.enabled or var is None:
         return
     if web.api_key is not None and web.api_key.get_secret_value():
         return
-    from_env = cfg.env(TAVILY_KEY_VAR)
+    from_env = cfg.env(var)
     if from_env:
         web.api_key = SecretStr(from_env)
     elif required:
         raise ConfigError(
-            f"{source}: retrieval.web_search.api_key: provider tavily needs an API key "
-            f"(set retrieval.web_search.api_key or {TAVILY_KEY_VAR})"
+            f"{source}: retrieval.web_search.api_key: provider {web.provider} needs an API key "
+            f"(set retrieval.web_search.api_key or {var})"
         )

@@ -9,8 +9,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from dlgforge_core.config.agent_endpoint import resolve_agent_endpoint
 from dlgforge_core.config.base import AGENTS, Section
 from dlgforge_core.config.llm_models import LLMConfig
 from dlgforge_core.config.sections import (
@@ -36,7 +37,7 @@ _HASH_EXCLUDE: dict[str, Any] = {
         "routing": {"endpoints": {"__all__": {"api_key"}}},
     },
     "retrieval": {"embeddings": {"api_key"}, "web_search": {"api_key"}},
-    "saving": {"output_dir"},
+    "saving": {"output_dir", "logs_dir"},
     "store": True,  # where data is kept does not shape it (and the DSN may hold a password)
 }
 
@@ -55,6 +56,8 @@ class AgentSettings(BaseModel):
     top_p: float
     timeout: float
     max_retries: int
+    extra: dict[str, Any] = Field(default_factory=dict)  # extra request body fields
+    provider: str | None = None
 
 
 class DlgforgeConfig(Section):
@@ -113,6 +116,11 @@ class DlgforgeConfig(Section):
         return self.resolve_path(self.saving.output_dir)
 
     @property
+    def logs_dir(self) -> Path:
+        """``saving.logs_dir``, absolute (default ``logs`` next to the config file)."""
+        return self.resolve_path(self.saving.logs_dir)
+
+    @property
     def knowledge_dir(self) -> Path:
         """``retrieval.knowledge_dir``, absolute."""
         return self.resolve_path(self.retrieval.knowledge_dir)
@@ -162,17 +170,19 @@ class DlgforgeConfig(Section):
             value = getattr(over, name)
             return getattr(llm, name) if value is None else value
 
-        key = over.api_key or llm.api_key
+        endpoint = resolve_agent_endpoint(self, agent)
         return AgentSettings(
             agent=agent,
-            model=self.resolve_model(agent),
-            base_url=over.base_url or llm.base_url,
-            api_key=key.get_secret_value() if isinstance(key, SecretStr) else key,
+            model=endpoint.model,
+            base_url=endpoint.base_url,
+            api_key=endpoint.api_key,
             temperature=pick("temperature"),
             max_tokens=pick("max_tokens"),
             top_p=pick("top_p"),
             timeout=pick("timeout"),
             max_retries=pick("max_retries"),
+            extra={**llm.extra, **over.extra},
+            provider=endpoint.provider,
         )
 
     def canonical_dump(self) -> dict[str, Any]:

@@ -107,7 +107,8 @@ class EmbeddingsConfig(Section):
     api_key: SecretStr | None = None
 
 
-WEB_SEARCH_DEFAULT_URLS: dict[str, str] = {"tavily": "https://api.tavily.com"}
+WEB_SEARCH_DEFAULT_URLS: dict[str, str] = {"tavily": "https://api.tavily.com",
+                                           "serper": "https://google.serper.dev"}
 """Default ``retrieval.web_search.base_url`` per provider (SearxNG is self-hosted: none)."""
 
 
@@ -119,7 +120,7 @@ class WebSearchConfig(Section):
     """
 
     enabled: bool = False
-    provider: Literal["searxng", "tavily"] | None = None
+    provider: Literal["searxng", "tavily", "serper"] | None = None
     base_url: str | None = None
     api_key: SecretStr | None = None
     max_results: int = Field(default=3, ge=1)
@@ -130,7 +131,7 @@ class WebSearchConfig(Section):
         if not self.enabled:
             return self
         if self.provider is None:
-            raise ValueError("provider: required when web search is enabled (searxng or tavily)")
+            raise ValueError("provider: required when web search is enabled (searxng, tavily or serper)")
         if not self.base_url:
             default = WEB_SEARCH_DEFAULT_URLS.get(self.provider)
             if default is None:
@@ -195,6 +196,7 @@ class CoverageConfig(Section):
     exploration_probability: float = Field(default=0.1, ge=0.0, le=1.0)
     snippets_per_question: int = Field(default=3, ge=1)
     seed_topics_path: Path | None = None
+    seed_topics_variant: str | None = None  # a dlgforge topics.yaml variant to use for every language
     seed_question_probability: float = Field(default=0.2, ge=0.0, le=1.0)
     question_modes: QuestionModes = Field(default_factory=QuestionModes)
     near_dup: NearDupConfig = Field(default_factory=NearDupConfig)
@@ -277,6 +279,7 @@ class SavingConfig(Section):
     """``saving``: where outputs go and how exports are shaped."""
 
     output_dir: Path = Path("output")
+    logs_dir: Path = Path("logs")  # run.log, llm.log, judge.log; relative to the config's folder
     output_columns: OutputColumns = Field(default_factory=OutputColumns)
     hf_push: HFPushConfig = Field(default_factory=HFPushConfig)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from langdetect import DetectorFactory, LangDetectException, detect_langs
 
+from dlgforge_core.config.language_names import iso_code
 from dlgforge_core.export.checks import MAX_OFFENDING, GateOutcome
 
 MIN_CHARS = 20
@@ -41,7 +42,7 @@ def target_language(records: Iterable[Mapping[str, Any]]) -> GateOutcome:
     offending: list[str] = []
     checked = skipped = 0
     for record in records:
-        target = _base(str(record.get("language") or ""))
+        target = iso_code(str(record.get("language") or ""))  # "english" -> "en" too
         for turn in record.get("turns") or []:
             for role in ("user", "assistant"):
                 text = str(turn.get(f"{role}_message") or "")

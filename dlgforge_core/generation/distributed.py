@@ -103,7 +103,7 @@ def run_shard(cfg: Any, language: str, shard: Shard, driver: tuple[str, int]) ->
     kb = KnowledgeBase(cfg)
 
     async def _main() -> LanguageSummary:
-        client = LLMClient(cfg, log_dir=cfg.output_dir / "logs",
+        client = LLMClient(cfg, log_dir=cfg.logs_dir,
                            max_inflight=max(1, shard.share(cfg.llm.max_inflight)))
         try:
             return await generate_language(cfg, language, llm=client, kb=kb, shard=shard)

@@ -83,7 +83,7 @@ class _LanguageRun:
         self.slots: int = max(1, shard.share(cfg.run.batch_size))
         self.store = OutputStore(cfg)
         self.states = RunStateStore(cfg.output_dir)
-        self.log = RunLog(cfg.output_dir / "logs", f"{self.run_id}-{language}{shard.suffix}")
+        self.log = RunLog(cfg.logs_dir, f"{self.run_id}-{language}{shard.suffix}")
         self.accepted = 0
         self.accepted_new = 0
         self.inflight: set[int] = set()

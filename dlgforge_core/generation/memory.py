@@ -51,5 +51,6 @@ def load_personas_and_seeds(
         personas = load_personas(path, warn)
     seeds: list[SeedQuestion] = []
     if cfg.coverage.seed_topics_path:
-        seeds = load_seed_topics(cfg.resolve_path(cfg.coverage.seed_topics_path)).questions(language)
+        topics = load_seed_topics(cfg.resolve_path(cfg.coverage.seed_topics_path))
+        seeds = topics.questions(language, getattr(cfg.coverage, "seed_topics_variant", None))
     return personas, seeds

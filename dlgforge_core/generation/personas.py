@@ -1,4 +1,9 @@
-"""User and assistant personas: the YAML file, the built-in fallback, and uniform cycling."""
+"""User and assistant personas: the YAML file, the built-in fallback, and uniform cycling.
+
+Two file layouts are read: the native one (``user_personas`` / ``assistant_personas`` with
+``id, name, description, style``) and dlgforge's (``version``, ``personas.user`` /
+``personas.assistant`` with ``id, name, traits, style``; the traits become the description).
+"""
 
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ class Persona(BaseModel):
     name: str = Field(min_length=1)
     description: str = Field(min_length=1)
     style: str | None = None
+    traits: list[str] | None = None  # dlgforge's persona files describe a persona by traits
 
     def as_record(self) -> dict[str, str]:
         """The persona as stored in a conversation record."""
@@ -89,7 +95,7 @@ def load_personas(path: Path | None, warn: Callable[[str], None]) -> PersonaSet:
         return builtin_personas()
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        return PersonaSet.model_validate({**_mapping(data), "source": str(path)})
+        return PersonaSet.model_validate({**_native_layout(_mapping(data)), "source": str(path)})
     except FileNotFoundError:
         problem = "file not found"
     except (OSError, UnicodeDecodeError) as err:
@@ -114,6 +120,48 @@ def _mapping(data: object) -> dict:
     if not isinstance(data, dict):
         raise ValueError("top level must be a mapping with user_personas and assistant_personas")
     return data
+
+
+_DLGFORGE_KEYS = {"id", "name", "traits", "style", "description"}
+
+
+def _native_layout(data: dict) -> dict:
+    """dlgforge's ``{version, personas: {user: [...], assistant: [...]}}`` in the native layout."""
+    if "personas" not in data and "version" not in data:
+        return data
+    extra = sorted(data.keys() - {"version", "personas"})
+    if extra:
+        raise ValueError(f"{extra[0]}: unknown key")
+    if data.get("version", 1) != 1:
+        raise ValueError(f"version: unsupported version {data['version']!r} (this reads version 1)")
+    groups = data.get("personas")
+    if not isinstance(groups, dict):
+        raise ValueError("personas: must be a mapping with user and assistant lists")
+    extra = sorted(groups.keys() - {"user", "assistant"})
+    if extra:
+        raise ValueError(f"personas.{extra[0]}: unknown key")
+    return {f"{kind}_personas": [_from_dlgforge(item, f"personas.{kind}[{i}]")
+                                 for i, item in enumerate(groups.get(kind) or [])]
+            for kind in ("user", "assistant")}
+
+
+def _from_dlgforge(item: object, where: str) -> dict:
+    if not isinstance(item, dict):
+        raise ValueError(f"{where}: must be a mapping with id, name, traits, style")
+    extra = sorted(item.keys() - _DLGFORGE_KEYS)
+    if extra:
+        raise ValueError(f"{where}.{extra[0]}: unknown key")
+    name = str(item.get("name") or item.get("id") or "").strip()
+    if not name:
+        raise ValueError(f"{where}.name: required")
+    raw = item.get("traits") or []
+    traits = [str(t).strip() for t in ([raw] if isinstance(raw, str) else raw) if str(t).strip()]
+    description = str(item.get("description") or "").strip() or ", ".join(traits) or name
+    persona = {"id": str(item.get("id") or "").strip() or "_".join(name.lower().split()),
+               "name": name, "description": description, "traits": traits or None}
+    if item.get("style"):
+        persona["style"] = str(item["style"]).strip()
+    return persona
 
 
 def _describe(err: Exception) -> str:

@@ -36,7 +36,7 @@ def run_generation(cfg: Any, languages: list[str] | None = None, echo: Echo = pr
 async def _generate_all(cfg: Any, kb: Any, languages: list[str], echo: Echo) -> list[LanguageSummary]:
     from dlgforge_core.llm.client import LLMClient
 
-    client = LLMClient(cfg, log_dir=cfg.output_dir / "logs")
+    client = LLMClient(cfg, log_dir=cfg.logs_dir)
     summaries = []
     try:
         for language in languages:

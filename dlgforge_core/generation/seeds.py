@@ -1,9 +1,13 @@
-"""Seed topics: the YAML file of topics and seed questions, and migration of legacy JSON."""
+"""Seed topics: the YAML file of topics and seed questions, and migration of legacy JSON.
+
+Two layouts are read: the native one (``topics: [{name, questions: {lang: [...]}}]``) and
+dlgforge's (``version``, ``defaults``, ``aliases``, ``variants.<variant>.<topic>``; see
+``seed_variants.py``).
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,17 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from dlgforge_core.config.errors import format_validation_error
 from dlgforge_core.errors import ConfigError
+from dlgforge_core.generation import seed_variants
+from dlgforge_core.generation.seed_types import SeedQuestion
+from dlgforge_core.generation.seed_variants import VariantSeedTopics
 from dlgforge_core.store.atomic import write_text_atomic
 
 FALLBACK_LANGUAGE = "en"
-
-
-@dataclass(frozen=True)
-class SeedQuestion:
-    """A seed question and the topic it belongs to."""
-
-    topic: str
-    text: str
+__all__ = ["SeedQuestion", "SeedTopic", "SeedTopics", "VariantSeedTopics", "load_seed_topics",
+           "migrate_legacy_seeds"]
 
 
 class SeedTopic(BaseModel):
@@ -64,12 +65,13 @@ class SeedTopics(BaseModel):
 
     topics: list[SeedTopic] = Field(default_factory=list)
 
-    def questions(self, language: str) -> list[SeedQuestion]:
-        """Every seed question usable for ``language``, topic by topic in file order."""
+    def questions(self, language: str, variant: str | None = None) -> list[SeedQuestion]:
+        """Every seed question usable for ``language`` (or for ``variant``, a language asked
+        for every target language), topic by topic in file order."""
         return [
             SeedQuestion(topic.name, text)
             for topic in self.topics
-            for text in topic.questions_for(language)
+            for text in topic.questions_for(variant or language)
         ]
 
     def languages(self) -> list[str]:
@@ -81,8 +83,9 @@ class SeedTopics(BaseModel):
         return sum(len(qs) for topic in self.topics for qs in topic.questions.values())
 
 
-def load_seed_topics(path: Path) -> SeedTopics:
-    """Read a seed topics YAML file; raises ConfigError naming the file (and key) on a mistake."""
+def load_seed_topics(path: Path) -> SeedTopics | VariantSeedTopics:
+    """Read a seed topics YAML file (either layout); raises ConfigError naming the file (and
+    key) on a mistake."""
     source = str(path)
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
@@ -96,6 +99,8 @@ def load_seed_topics(path: Path) -> SeedTopics:
         problem = getattr(err, "problem", None) or "invalid YAML"
         raise ConfigError(f"{source}: {where}: invalid YAML ({problem})") from None
     try:
+        if seed_variants.is_variant_layout(data):
+            return VariantSeedTopics.model_validate(seed_variants.normalize(data))
         return SeedTopics.model_validate(data if data is not None else {})
     except ValidationError as err:
         raise ConfigError(format_validation_error(source, err)) from None

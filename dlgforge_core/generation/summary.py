@@ -61,7 +61,8 @@ def format_summary(summaries: list[LanguageSummary], cfg: Any) -> str:
     lines.append(f"           {out / 'conversations_sharegpt.jsonl'}")
     if (out / "conversations_sharegpt_judged.jsonl").exists():
         lines.append(f"           {out / 'conversations_sharegpt_judged.jsonl'}")
-    lines.append(f"           {out / 'turns.jsonl'}, {out / 'run_state'}, {out / 'logs'}")
+    lines.append(f"           {out / 'turns.jsonl'}, {out / 'run_state'}")
+    lines.append(f"  logs:    {cfg.logs_dir}")
     return "\n".join(lines)
 
 

@@ -39,7 +39,7 @@ class Judge:
         self.model: str | None = cfg.agent_settings(AGENT).model
         self.reply_model = judge_reply_model(self.score_min, self.score_max, self.reasons)
         self._validate = make_validator(self.score_min, self.score_max, self.reasons)
-        self._log_dir = cfg.output_dir / "logs"
+        self._log_dir = cfg.logs_dir
         judge_logger(self._log_dir)  # opened here, not first on the event loop
         self.settings_hash: str = settings_hash(
             model=self.model,

@@ -114,7 +114,7 @@ async def _judge_pending(
     if pending:
         from dlgforge_core.llm.client import LLMClient
 
-        judge.llm = LLMClient(cfg, log_dir=cfg.output_dir / "logs")
+        judge.llm = LLMClient(cfg, log_dir=cfg.logs_dir)
         try:
             texts = await _chunk_texts(cfg, pending)
             limiter = asyncio.Semaphore(cfg.run.batch_size)

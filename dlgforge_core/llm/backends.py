@@ -32,6 +32,7 @@ class ChatRequest:
     json_schema: dict | None  # the reply's JSON schema (grammar-constrained backends use it)
     headers: dict[str, str] = field(default_factory=dict)
     seed: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # extra body fields (llm.agents.<a>.extra)
 
 
 @dataclass

@@ -10,6 +10,7 @@ share one backend, so they share its connection pool and in-flight cap.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Iterable, TypeVar
@@ -197,7 +198,8 @@ class LLMClient:
                                 "local server)")
         return _Agent(name=agent, settings=settings, model=model,
                       backend=self._backend(settings),
-                      params=(settings.temperature, settings.max_tokens, settings.top_p),
+                      params=(settings.temperature, settings.max_tokens, settings.top_p)
+                      + ((json.dumps(settings.extra, sort_keys=True),) if settings.extra else ()),
                       headers={AGENT_HEADER: agent})
 
     def _backend(self, settings: Any) -> ChatBackend:
@@ -262,7 +264,7 @@ class LLMClient:
                 temperature=settings.temperature, max_tokens=settings.max_tokens,
                 top_p=settings.top_p, timeout=settings.timeout,
                 response_format=None if mode == NATIVE else response_format_for(mode, spec),
-                json_schema=spec.schema, headers=headers, seed=seed)
+                json_schema=spec.schema, headers=headers, seed=seed, extra=settings.extra)
             started = time.perf_counter()
             self.calls_made += 1
             try:

@@ -190,6 +190,8 @@ def _body(request: ChatRequest, token_param: str) -> dict[str, Any]:
         body["response_format"] = request.response_format
     if request.seed is not None:
         body["seed"] = request.seed
+    if request.extra:  # the agent's extra body fields (reasoning_effort, provider routing, ...)
+        body.update(request.extra)
     return body
 
 

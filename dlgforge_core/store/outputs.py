@@ -111,7 +111,7 @@ class OutputStore:
         self.columns = cfg.saving.output_columns
         self.conversations_dir = self.root / CONVERSATIONS
         self.run_state_dir = self.root / "run_state"
-        self.logs_dir = self.root / "logs"
+        self.logs_dir = Path(getattr(cfg, "logs_dir", self.root / "logs"))
 
     def path(self, name: str) -> Path:
         """Absolute path of one output file, e.g. ``store.path(TURNS)``."""

@@ -9,8 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from dlgforge_core.config.providers import PROVIDERS
+
 _CONFIG_VARS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "LLM_MODEL", "OPENAI_MODEL", "DLGFORGE_STORE_DSN",
-                "TAVILY_API_KEY")
+                "DLGFORGE_POSTGRES_DSN", "TAVILY_API_KEY", "SERPER_API_KEY", "LLM_USER_API_KEY_ENV",
+                "LLM_ASSISTANT_API_KEY_ENV", "LLM_JUDGE_API_KEY_ENV",
+                *(var for provider in PROVIDERS.values() for var in provider.key_vars))
 
 
 @pytest.fixture(autouse=True)

@@ -31,13 +31,18 @@ BAD_CONFIGS = {
                                  "retrieval.web_search.base_url: required for provider searxng"),
     "tavily_without_key": (GOOD + "retrieval:\n  web_search: {enabled: true, provider: tavily}\n",
                            "retrieval.web_search.api_key: provider tavily needs an API key"),
+    "dlgforge_unknown_key": (GOOD + "run:\n  turns: {mode: range, minimum: 2}\n", "run.turns.minimum: unknown key"),
+    "dlgforge_unknown_provider": ("llm:\n  agents:\n    user: {provider: acme, model: m}\n    assistant: {model: m}\n",
+                                  "llm.agents.qa_generator.provider: agent qa_generator (user): unknown provider 'acme'"),
+    "dlgforge_provider_without_key": ("llm:\n  agents:\n    user: {model: gemini/flash}\n    assistant: {model: m}\n",
+                                      "llm.agents.qa_generator: agent qa_generator (user): provider gemini needs an API key"),
 }
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items()
-           if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "LLM_MODEL", "OPENAI_MODEL", "TAVILY_API_KEY")
-           and not k.startswith("DLGFORGE__")}
+           if k not in ("OPENAI_BASE_URL", "LLM_MODEL", "OPENAI_MODEL")
+           and not k.endswith("_API_KEY") and not k.endswith("_API_KEY_ENV") and not k.startswith("DLGFORGE__")}
     env["HF_HUB_OFFLINE"] = "1"
     return subprocess.run([sys.executable, "-m", "dlgforge_assets", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
@@ -66,6 +71,24 @@ def test_run_with_bad_config_exits_2_with_one_line(project: Path, case: str) -> 
 
 def test_run_with_missing_config_file(project: Path) -> None:
     assert_one_line_error(cli("run", "absent.yaml", cwd=project), "absent.yaml: config file not found")
+
+
+def test_config_migrate_prints_warnings_and_refuses_mistakes(project: Path) -> None:
+    (project / "old.yaml").write_text(GOOD + "coverage: {doc_coverage_fraction: 0.2}\n"
+                                      "tools: {retrieval: {top_k: 3}}\n")
+    done = cli("config", "migrate", "old.yaml", "new.yaml", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        "warning: coverage.doc_coverage_fraction: accepted, no effect here: documents are taken in a seeded "
+        "round-robin here, so every document gets the same share; there is no least-covered pool to size"]
+    assert yaml.safe_load((project / "new.yaml").read_text())["retrieval"] == {"default_k": 3}
+    assert_one_line_error(cli("config", "migrate", "old.yaml", "new.yaml", cwd=project),
+                          "new.yaml: already exists (pass --overwrite to replace it)")
+    assert_one_line_error(cli("config", "migrate", "absent.yaml", "x.yaml", cwd=project),
+                          "absent.yaml: config file not found")
+    (project / "bad.yaml").write_text("tools: {retrieval: {chunking: {size: 3}}}\n")
+    assert_one_line_error(cli("config", "migrate", "bad.yaml", "y.yaml", cwd=project),
+                          "bad.yaml: tools.retrieval.chunking.size: unknown key")
 
 
 def test_seeds_migrate_with_bad_config_exits_2(project: Path) -> None:

@@ -331,7 +331,9 @@ def test_web_search_is_off_by_default_and_defaults_per_provider(write_config) ->
     ("{enabled: true}", "retrieval.web_search.provider: required when web search is enabled"),
     ("{enabled: true, provider: searxng}", "retrieval.web_search.base_url: required for provider searxng"),
     ("{enabled: true, provider: tavily}", "retrieval.web_search.api_key: provider tavily needs an API key"),
-    ("{enabled: true, provider: bing}", "retrieval.web_search.provider: Input should be 'searxng' or 'tavily'"),
+    ("{enabled: true, provider: serper}", "retrieval.web_search.api_key: provider serper needs an API key "
+                                          "(set retrieval.web_search.api_key or SERPER_API_KEY)"),
+    ("{enabled: true, provider: bing}", "retrieval.web_search.provider: Input should be 'searxng', 'tavily' or 'serper'"),
     ("{enabled: true, provider: searxng, base_url: 'http://h', max_results: 0}",
      "retrieval.web_search.max_results: Input should be greater than or equal to 1"),
 ])

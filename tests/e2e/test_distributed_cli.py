@@ -61,7 +61,7 @@ def test_two_shards_per_language_reach_the_target_exactly(shared_kb, tmp_path: P
     index = _state(output, "main.json")["languages"]
     assert index["en"]["accepted"] == 5 and index["en"]["target"] == 5 and index["en"]["shards"] == 2
     assert index["en"]["status"] == "complete" and len(index["en"]["files"]) == 2
-    log = (output / "logs" / "run.log").read_text(encoding="utf-8")
+    log = (output.parent / "logs" / "run.log").read_text(encoding="utf-8")
     assert "[en shard 1/2] run main: 0/3 accepted at start, batch_size 2" in log
     assert "[fr shard 2/2] run main: 0/2 accepted at start, batch_size 2" in log
     assert "[en] run main: 5/5 accepted" in done.stdout and "[fr] run main: 5/5 accepted" in done.stdout

@@ -51,7 +51,7 @@ def test_two_languages_with_turn_judge(shared_kb, tmp_path: Path) -> None:
     judged = jsonl(output / "conversations_sharegpt_judged.jsonl")
     assert all(len(row["judge"]["per_turn"]) == row["metadata"]["n_turns"] for row in judged)
     assert all(row["judge_score"] == 4 for row in jsonl(output / "turns.jsonl"))
-    logs = output / "logs"
+    logs = output.parent / "logs"  # beside the config (saving.logs_dir)
     assert "progress 5/5" in (logs / "run.log").read_text()
     assert (logs / "llm.log").read_text().count("\n") >= 10 * 2 * 3
     assert (logs / "judge.log").read_text().count("[judge-online]") == sum(r["n_turns"] for r in records)
@@ -137,5 +137,5 @@ def test_faults_and_broken_json_still_reach_the_target(shared_kb, tmp_path: Path
     assert done.returncode == 0, done.stderr[-3000:]
     assert injected == {"429", "500", "timeout", "broken_json"}
     assert_consistent_outputs(tmp_path / "output", 6)
-    log = (tmp_path / "output" / "logs" / "llm.log").read_text()
+    log = (tmp_path / "logs" / "llm.log").read_text()
     assert "retry:" in log and "repair" in log

@@ -141,7 +141,7 @@ def test_online_conversation_judge(fresh_server, tmp_path):
         roles = [m["role"] for m in row["messages"]]
         assert roles == ["user", "assistant"] * row["metadata"]["n_turns"]
 
-    log = (output / "logs" / "judge.log").read_text(encoding="utf-8")
+    log = (output.parent / "logs" / "judge.log").read_text(encoding="utf-8")
     for record in records:
         assert f"[judge-online-conversation] {record['conversation_id']} score=4" in log
 
@@ -184,7 +184,7 @@ def test_offline_judge_then_noop_repeat(fresh_server, unjudged_project, tmp_path
         stored = json.loads((output / "conversations" / f"{record['conversation_id']}.json")
                             .read_text(encoding="utf-8"))
         assert stored == record
-    assert "[judge-offline]" in (output / "logs" / "judge.log").read_text(encoding="utf-8")
+    assert "[judge-offline]" in (output.parent / "logs" / "judge.log").read_text(encoding="utf-8")
 
     before = snapshot(output)
     fresh_server.reset()
@@ -234,7 +234,7 @@ def test_invalid_judge_leaves_records_unjudged_and_exits_zero(fresh_server, unju
     assert fresh_server.calls("qa_judge")
     assert snapshot(output) == before
     assert not (output / "conversations_sharegpt_judged.jsonl").exists()
-    log = (output / "logs" / "judge.log").read_text(encoding="utf-8")
+    log = (output.parent / "logs" / "judge.log").read_text(encoding="utf-8")
     assert log.count("[judge-offline]") >= 3 and " failed reason=" in log
 
 

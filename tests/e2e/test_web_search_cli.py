@@ -77,11 +77,11 @@ def test_web_search_run_records_sources_shows_judge_and_keeps_the_key_secret(tmp
     for record in records:
         text = (output / "conversations" / f"{record['conversation_id']}.json").read_text()
         assert DEFAULT_RESULTS[0]["url"] in text
-    assert "web search: " in (output / "logs" / "run.log").read_text()
+    assert "web search: " in (output.parent / "logs" / "run.log").read_text()
     # the key is nowhere in what the run wrote (outputs, logs, run state, exports, the
     # Dagster instance, the index: any file but the .env it came from) or printed
     written = [p for p in files_under(tmp_path) if p.name != ".env"]
-    assert any(p.parent == output / "logs" for p in written)
+    assert any(p.parent == output.parent / "logs" for p in written)
     leaked = [str(p) for p in written if KEY.encode() in p.read_bytes()]
     assert leaked == []
     assert KEY not in done.stdout and KEY not in done.stderr

@@ -16,7 +16,7 @@ def run_languages(cfg: Any, kb: Any, languages: list[str]) -> list[LanguageSumma
     """Generate ``languages`` one after another with one client, as the pipeline does."""
 
     async def main() -> list[LanguageSummary]:
-        client = LLMClient(cfg, log_dir=cfg.output_dir / "logs")
+        client = LLMClient(cfg, log_dir=cfg.logs_dir)
         try:
             return [await generate_language(cfg, lang, llm=client, kb=kb) for lang in languages]
         finally:

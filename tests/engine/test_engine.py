@@ -54,7 +54,7 @@ def test_generates_target_with_provenance_and_judge_then_rerun_is_noop(make_conf
         assert str(cfg.knowledge_dir) not in sent and ".md" not in sent
         state = json.loads((cfg.output_dir / "run_state" / "main-en.json").read_text())
         assert state["status"] == "complete" and state["accepted"] == 5
-        assert (cfg.output_dir / "logs" / "run.log").read_text().count("progress") >= 1
+        assert (cfg.logs_dir / "run.log").read_text().count("progress") >= 1
 
         before = len(srv.requests)
         [again] = run_languages(cfg, built_kb, ["en"])
@@ -169,7 +169,7 @@ def test_conversation_granularity_judge(make_config, built_kb) -> None:
         for rec in records(cfg):
             assert rec["conversation_judge"]["score"] == 4
             assert all(t["qa_judge"] is None for t in rec["turns"])
-        log = (cfg.output_dir / "logs" / "judge.log").read_text()
+        log = (cfg.logs_dir / "judge.log").read_text()
         assert log.count("[judge-online-conversation]") == 2
 
 

@@ -51,7 +51,7 @@ def test_web_results_reach_the_turn_and_the_judge_and_a_503_is_a_note(make_confi
     assert any(f"<{expected[0]['url']}>: {expected[0]['snippet']}" in r.prompt_text for r in responder)
     judged = [r.prompt_text for r in srv.calls("qa_judge")]
     assert len(judged) == len(turns) and sum(expected[0]["snippet"] in p for p in judged) == len(turns) - 1
-    log = (cfg.output_dir / "logs" / "run.log").read_text()
+    log = (cfg.logs_dir / "run.log").read_text()
     assert log.count("web search failed") == 1
     assert "web search failed conversation=main-en-000000 provider=searxng reason=HTTP 503" in log
     assert f"web search: {len(turns)} searches, 1 failed" in log
@@ -92,7 +92,7 @@ def test_a_rerun_replays_web_results_from_the_request_cache(make_config, built_k
     web = [[t["web_sources"] for t in r["turns"]] for r in records(first)]
     assert web == [[t["web_sources"] for t in r["turns"]] for r in records(second)]
     assert all(sources for turns in web for sources in turns)
-    log = (second.output_dir / "logs" / "run.log").read_text()
+    log = (second.logs_dir / "run.log").read_text()
     assert f"web search: 0 searches, 0 failed, {searched} replayed from the cache" in log
 
 

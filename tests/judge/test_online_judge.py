@@ -28,7 +28,7 @@ def run_judge(cfg, action):
     from dlgforge_core.llm.client import LLMClient
 
     async def main():
-        llm = LLMClient(cfg, log_dir=cfg.output_dir / "logs")
+        llm = LLMClient(cfg, log_dir=cfg.logs_dir)
         try:
             return await action(Judge(cfg, llm))
         finally:
@@ -60,7 +60,7 @@ def test_judge_turn_scores_and_logs(server, make_config):
     assert prompt.count("[chunk:") == 2
     assert "When are invoices sent?" in prompt and "On the first day of the month." in prompt
 
-    log = (cfg.output_dir / "logs" / "judge.log").read_text(encoding="utf-8")
+    log = (cfg.logs_dir / "judge.log").read_text(encoding="utf-8")
     assert "[judge-online] main-en-000001 turn=1 score=4 reasons=grounded" in log
     assert "Invoices are sent" not in log  # ids and scores only, never prompts
 
@@ -78,7 +78,7 @@ def test_judge_conversation_shows_each_turns_grounding(server, make_config):
     prompt = request.prompt_text
     assert prompt.index("[chunk:billing.md#0]") < prompt.index("q one") < prompt.index(
         "[chunk:billing.md#1]") < prompt.index("q two")
-    log = (cfg.output_dir / "logs" / "judge.log").read_text(encoding="utf-8")
+    log = (cfg.logs_dir / "judge.log").read_text(encoding="utf-8")
     assert "[judge-online-conversation] main-en-000002 score=3" in log
 
 

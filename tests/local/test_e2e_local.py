@@ -66,12 +66,12 @@ def test_quick_run_on_the_real_embedded_model(local_project, tmp_path):
         assert len(row["judge"]["per_turn"]) == 2
         assert 1 <= row["judge"]["avg_score"] <= 5
 
-    calls = [m.groupdict() for m in map(LOG_LINE.search, (out / "logs" / "llm.log").read_text().splitlines()) if m]
+    calls = [m.groupdict() for m in map(LOG_LINE.search, (out.parent / "logs" / "llm.log").read_text().splitlines()) if m]
     ok = [c for c in calls if c["outcome"] == "ok"]
     assert {c["agent"] for c in ok} == {"qa_generator", "kb_responder", "qa_judge"}
     assert all(c["endpoint"] == "local:gemma-3-270m-q4_k_m.gguf" for c in calls)
     assert all(int(c["prompt"]) > 0 and int(c["completion"]) > 0 for c in ok)
-    judge_log = (out / "logs" / "judge.log").read_text()
+    judge_log = (out.parent / "logs" / "judge.log").read_text()
     assert judge_log.count("[judge-online]") >= 4
     for record in records:
         assert record["usage"]["qa_generator"]["completion_tokens"] > 0

@@ -1,8 +1,9 @@
-"""A loopback web search server for tests: the SearxNG and Tavily shapes on one port.
+"""A loopback web search server for tests: the SearxNG, Tavily and Serper shapes on one port.
 
 ``GET /search?q=..&format=json`` answers like SearxNG (``results[].url/title/content``),
 ``POST /search`` with ``{"query", "max_results"}`` like Tavily (the same result list, cut to
-``max_results``). Every request is recorded with its headers (to check the Bearer key);
+``max_results``), ``POST /search`` with ``{"q", "num"}`` like Serper (``organic[].link``).
+Every request is recorded with its headers (to check the Bearer key);
 ``fail_next(503)`` answers the next requests with an error, ``delay`` makes every answer
 hang that many seconds (to drive client timeouts).
 
@@ -110,6 +111,11 @@ class WebSearchStub:
         if request.method == "GET":
             return 200, {"query": request.query.get("q", ""), "results": list(self.results)}
         body = request.body or {}
+        if "q" in body:  # the Serper shape: {q, num} -> organic[].link/title/snippet
+            limit = int(body.get("num") or len(self.results))
+            organic = [{"title": r["title"], "link": r["url"], "snippet": r["content"]}
+                       for r in self.results[:limit]]
+            return 200, {"searchParameters": {"q": body["q"]}, "organic": organic}
         limit = int(body.get("max_results") or len(self.results))
         return 200, {"query": body.get("query", ""), "results": self.results[:limit]}
 

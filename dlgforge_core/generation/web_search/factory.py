@@ -12,13 +12,15 @@ from typing import Any
 from dlgforge_core.errors import ConfigError
 from dlgforge_core.generation.web_search.base import HTTPWebSearchProvider, WebSearchProvider
 from dlgforge_core.generation.web_search.searxng import SearxngProvider
+from dlgforge_core.generation.web_search.serper import SerperProvider
 from dlgforge_core.generation.web_search.tavily import TavilyProvider
 
 PROVIDERS: dict[str, type[HTTPWebSearchProvider]] = {
     "searxng": SearxngProvider,
     "tavily": TavilyProvider,
+    "serper": SerperProvider,
 }
-KEY_REQUIRED = frozenset({"tavily"})
+KEY_REQUIRED = frozenset({"tavily", "serper"})
 
 
 def make_web_search(cfg: Any) -> WebSearchProvider | None:
