@@ -1,4 +1,5 @@
-"""`dlgforge push CONFIG [--no-push] [--redact-pii]`: prepare the export, check gates, push."""
+"""`dlgforge push CONFIG [--no-push] [--redact-pii] [--redact-secrets]`: prepare the export,
+check gates, push."""
 
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ from dlgforge_core.export.push import check_push_settings, push_export
 @click.option("--no-push", is_flag=True, help="Prepare the export folder only; do not upload.")
 @click.option("--redact-pii", is_flag=True,
               help="Replace PII with placeholders in the export instead of refusing to push.")
-def push(config: Path, no_push: bool, redact_pii: bool) -> None:
+@click.option("--redact-secrets", is_flag=True,
+              help="Replace API keys, tokens, private keys and passwords with placeholders in the "
+                   "export instead of refusing to push.")
+def push(config: Path, no_push: bool, redact_pii: bool, redact_secrets: bool) -> None:
     """Export the accepted conversations of CONFIG and push them to the Hugging Face Hub.
 
     The token comes from HF_TOKEN (environment or .env) only.
@@ -27,7 +31,8 @@ def push(config: Path, no_push: bool, redact_pii: bool) -> None:
     cfg = load_config(config)
     if not no_push:
         check_push_settings(cfg)
-    result = prepare_export(cfg, redact_pii=True if redact_pii else None)
+    result = prepare_export(cfg, redact_pii=True if redact_pii else None,
+                            redact_secrets=True if redact_secrets else None)
     click.echo(f"export: {result.export_dir} ({len(result.files)} files, "
                f"{result.manifest['records']} conversations)")
     click.echo(f"version: {result.version}")

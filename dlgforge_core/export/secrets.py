@@ -150,6 +150,13 @@ def scan_chunks(chunks: Iterable[Mapping[str, Any]]) -> list[str]:
             for cid, found in zip(ids, find_secrets_many([unique[i] for i in ids])) if found]
 
 
+def raft_chunk_secrets(files: Iterable[Any]) -> list[str]:
+    """Secrets in the KB chunk texts shipped by the RAFT export (``DataFile`` list)."""
+    chunks = [chunk for item in files if item.config_name == "raft" for row in item.rows
+              for chunk in row["oracle_chunks"] + row["distractor_chunks"]]
+    return scan_chunks(chunks) if chunks else []
+
+
 def no_secrets(records: Iterable[Mapping[str, Any]], extra: Iterable[str] = ()) -> GateOutcome:
     """The ``no_secrets`` gate: no generated text holds an API key, private key, token or
     password. ``extra`` adds offending lines found elsewhere (KB chunks of the export)."""
