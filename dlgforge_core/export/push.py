@@ -60,7 +60,7 @@ def push_export(cfg: Any, result: Any) -> PushResult:
     except HfHubHTTPError as err:
         status = err.response.status_code if err.response is not None else "?"
         raise ExportError(f"saving.hf_push.repo_id: push to {hf.repo_id!r} failed "
-                          f"(HTTP {status}: {scrub(_first_line(err), [token])})") from None
+                          f"(HTTP {status}: {_detail(err, token)})") from None
     except OSError as err:
         raise ExportError(f"saving.hf_push.repo_id: push to {hf.repo_id!r} failed ({type(err).__name__})") from None
     pushed = PushResult(url=str(repo_url), commit=info.oid, repo_id=hf.repo_id, commit_url=info.commit_url,
@@ -87,6 +87,13 @@ def _stale_files(cfg: Any, repo_id: str, current: set[str]) -> list[str]:
             previous = set(entry.get("files") or {}) | {"manifest.json"}
             return sorted(previous - current)
     return []
+
+
+def _detail(err: HfHubHTTPError, token: str) -> str:
+    """The Hub's own message when it sent one (else the error's first line), with the token
+    scrubbed: a server may echo the credentials it rejected."""
+    message = (getattr(err, "server_message", None) or "").strip().splitlines()
+    return scrub(message[0][:200] if message else _first_line(err), [token])
 
 
 def _first_line(err: Exception) -> str:
