@@ -210,7 +210,8 @@ def ensure_self_check(cfg: Any, make_client: Callable[[], Any] | None = None, kb
 
     echo(f"judge self-check: scoring {cfg.judge.self_check.probes} contrastive probes from the KB")
     result = asyncio.run(probe())
-    save_result(cfg, result)
+    if result.accuracy is not None:  # a self-check whose every call failed is tried again
+        save_result(cfg, result)
     judge.log("[judge-self-check] %s", result.describe())
     echo(result.describe())
     return result
