@@ -110,7 +110,8 @@ def _execute(
 
 def _raise_failure(result: dg.ExecuteInProcessResult, job_name: str) -> None:
     """Failed blocking checks -> GateError; a user error in an asset -> that DlgforgeError."""
-    failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    failed_checks = [e for e in result.get_asset_check_evaluations()
+                     if not e.passed and e.severity != dg.AssetCheckSeverity.WARN]
     for event in result.get_step_failure_events():
         _raise_step_error(event)
     if failed_checks:
