@@ -133,13 +133,17 @@ async def run_self_check(cfg: Any, judge: Any, chunks: Sequence[Any], index_vers
     limiter = asyncio.Semaphore(max(1, int(cfg.run.batch_size)))
 
     async def score(probe: Probe, which: str, answer: str) -> int | None:
+        chunks = [{"chunk_id": probe.chunk_id, "text": probe.chunk_text}]
+        key = f"self-check/{seed}/{index_version}/{probe.index}/{which}"
         async with limiter:
             try:
-                judgement = await judge.judge_turn(
-                    CONVERSATION_ID, language, probe.question, answer,
-                    [{"chunk_id": probe.chunk_id, "text": probe.chunk_text}],
-                    f"self-check/{seed}/{index_version}/{probe.index}/{which}",
-                    turn_index=probe.index)
+                if judge.granularity == "conversation":  # its normal prompt: a one-turn conversation
+                    record = {"conversation_id": CONVERSATION_ID, "language": language, "turns": [
+                        {"turn_index": 0, "user_message": probe.question, "assistant_message": answer}]}
+                    judgement = await judge.judge_conversation(record, [chunks], key)
+                else:
+                    judgement = await judge.judge_turn(CONVERSATION_ID, language, probe.question, answer,
+                                                       chunks, key, turn_index=probe.index)
             except LLMCallError:
                 return None
             return int(judgement["score"])

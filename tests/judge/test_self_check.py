@@ -108,6 +108,24 @@ def test_good_judge_scores_high_and_a_resume_does_not_re_probe(built):
         assert "[judge-self-check]" in judge_log and "[judge-offline]" not in judge_log
 
 
+def test_conversation_granularity_uses_the_conversation_prompt(built):
+    with FakeLLMServer() as server:
+        server.set_handler("qa_judge", lambda req: good_judge_conversation(req))
+        cfg = make_cfg(built, server, "conversation", probes=6)
+        cfg.judge.granularity = "conversation"
+        result, _ = check(cfg)
+        assert result.probes == 6 and result.accuracy >= 0.9
+        assert all("Judge the conversation as a whole" in r.prompt_text for r in server.calls("qa_judge"))
+
+
+def good_judge_conversation(req) -> dict:
+    prompt = req.prompt_text
+    passage = set(WORD.findall(_section(prompt, "Grounding passages:", "User question:").lower()))
+    answer = WORD.findall(_section(prompt, "Assistant answer:", "Judge the conversation").lower())
+    share = sum(1 for w in answer if w in passage) / max(1, len(answer))
+    return {"score": 5 if share >= 0.6 else 1, "reasons": [], "notes": "checked"}
+
+
 def test_constant_judge_is_named_and_blocks_only_when_configured(built):
     with FakeLLMServer() as server:
         server.set_handler("qa_judge", constant_judge)
