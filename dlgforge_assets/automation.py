@@ -81,9 +81,10 @@ def build_sensor(
     def kb_change_sensor(context: dg.SensorEvaluationContext):
         from dlgforge_core.config import load_config
         from dlgforge_core.kb import kb_fingerprint
+        from dlgforge_core.kb.ingest_rules import IngestRules
 
         cfg = load_config(config_path)
-        current = {"kb": kb_fingerprint(cfg.knowledge_dir), "config": cfg.config_hash}
+        current = {"kb": kb_fingerprint(cfg.knowledge_dir, IngestRules.from_config(cfg)), "config": cfg.config_hash}
         previous = json.loads(context.cursor) if context.cursor else {}
         if previous == current:
             return dg.SkipReason("KB folder and config unchanged")

@@ -3,7 +3,9 @@
 Each check runs a core gate over every accepted record and records the outcome with
 `record_gate`, where `hf_dataset` and `dlgforge push` read it. The data-integrity checks
 block the export; the PII and language checks warn (the local export still happens, and
-`saving.hf_push.redact_pii` can clean it) but a failure still blocks the push.
+`saving.hf_push.redact_pii` can clean it) but a failure still blocks the push. The secrets
+check blocks (unless `saving.hf_push.redact_secrets` will clean the export); the judge
+self-check warns, or blocks with `judge.self_check.blocking`.
 """
 
 from collections.abc import Callable
@@ -78,6 +80,18 @@ def _language(cfg: "DlgforgeConfig", store: StoreResource) -> "GateOutcome":
     return target_language(_records(cfg, store))
 
 
+def _secrets(cfg: "DlgforgeConfig", store: StoreResource) -> "GateOutcome":
+    from dlgforge_core.export.secrets import no_secrets
+
+    if not cfg.quality.secrets_check:
+        return gates.GateOutcome("no_secrets", True, "skipped: quality.secrets_check is false")
+    outcome = no_secrets(_records(cfg, store))
+    if outcome.passed or not cfg.saving.hf_push.redact_secrets:
+        return outcome
+    return gates.GateOutcome("no_secrets", True, f"{len(outcome.offending)} texts hold secrets; "
+                             "saving.hf_push.redact_secrets replaces them in the export", outcome.offending)
+
+
 def _check(
     name: str,
     description: str,
@@ -133,6 +147,41 @@ target_language_check = _check(
     blocking=False,
 )
 
+no_secrets_check = _check(
+    "no_secrets",
+    "No API key, private key, token or password in any message (detect-secrets; quality.secrets_check).",
+    _secrets,
+)
+
+
+@dg.asset_check(
+    asset=CHECKED_ASSET, name="judge_self_check", blocking=True,
+    description="The judge ranks a KB-grounded answer above an unrelated one on contrastive probes "
+                "(judge.self_check.min_accuracy); warns, or blocks with judge.self_check.blocking.",
+)
+def judge_self_check_check(dlgforge_config: DlgforgeConfigResource) -> dg.AssetCheckResult:
+    from dlgforge_core.judge.self_check import load_result, self_check_gate
+    from dlgforge_core.store.gates import record_gate
+
+    cfg = dlgforge_config.load()
+    result = load_result(cfg) if cfg.judge.enabled and cfg.judge.self_check.enabled else None
+    if result is None:
+        return dg.AssetCheckResult(passed=True, description="no judge self-check ran (judge or "
+                                   "judge.self_check off, or no KB chunks to probe)")
+    (outcome,) = self_check_gate(cfg)
+    record_gate(cfg, outcome)
+    good = outcome.passed and not outcome.description.startswith("warning:")
+    blocking = cfg.judge.self_check.blocking
+    return dg.AssetCheckResult(
+        passed=good,
+        severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,
+        description=outcome.description,
+        metadata={"accuracy": float(result.accuracy) if result.accuracy is not None else -1.0,
+                  "probes": result.probes, "constant_judge": result.constant,
+                  "verdict": result.verdict},
+    )
+
+
 QUALITY_CHECKS = [
     schema_valid_check,
     unique_questions_check,
@@ -141,4 +190,6 @@ QUALITY_CHECKS = [
     drop_rate_check,
     no_pii_check,
     target_language_check,
+    no_secrets_check,
+    judge_self_check_check,
 ]

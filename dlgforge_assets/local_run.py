@@ -72,10 +72,13 @@ def run_through_dagster(config_path: Path, echo: Callable[[str], None] = print) 
                      f"stopped on {summary.status} (see the drop reasons in the summary)")
         try:
             exported = _execute(defs, EXPORT_JOB, instance)
+            from dlgforge_core.store.gates import failed_gates
+
+            refused = failed_gates(cfg)
             for evaluation in exported.get_asset_check_evaluations():
                 if not evaluation.passed:
                     echo(f"warning: check {evaluation.check_name} failed: {evaluation.description}"
-                         " (the push refuses until it passes)")
+                         + (" (the push refuses until it passes)" if evaluation.check_name in refused else ""))
             if cfg.judge.enabled and cfg.judge.mode == "offline":
                 _refresh_judge_scores(cfg, summaries)
             if cfg.saving.hf_push.auto_push_on_run:
@@ -107,7 +110,8 @@ def _execute(
 
 def _raise_failure(result: dg.ExecuteInProcessResult, job_name: str) -> None:
     """Failed blocking checks -> GateError; a user error in an asset -> that DlgforgeError."""
-    failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    failed_checks = [e for e in result.get_asset_check_evaluations()
+                     if not e.passed and e.severity != dg.AssetCheckSeverity.WARN]
     for event in result.get_step_failure_events():
         _raise_step_error(event)
     if failed_checks:

@@ -23,5 +23,6 @@ class KBResource(dg.ConfigurableResource):
     def fingerprint(self, cfg: DlgforgeConfig) -> str:
         """Content hash of `retrieval.knowledge_dir`."""
         from dlgforge_core.kb import kb_fingerprint
+        from dlgforge_core.kb.ingest_rules import IngestRules
 
-        return kb_fingerprint(cfg.knowledge_dir)
+        return kb_fingerprint(cfg.knowledge_dir, IngestRules.from_config(cfg))

@@ -95,6 +95,7 @@ def build_conversations_asset(partitions_def: dg.PartitionsDefinition) -> dg.Ass
             raise ConfigError(
                 f"run.target_languages: partition {language!r} is not in {cfg.run.target_languages}"
             )
+        check = _self_check(cfg, llm, kb, context) if cfg.judge.mode == "online" else None
         summary = _generate(cfg, language, llm, kb, progress.reporter(context.log, language))
         output = store.open(cfg)
         dropped = dict(summary.dropped_by_reason)
@@ -118,6 +119,7 @@ def build_conversations_asset(partitions_def: dg.PartitionsDefinition) -> dg.Ass
             ),
             "path": dg.MetadataValue.path(str(output.path("synthetic_qa.jsonl"))),
         }
+        metadata.update(_self_check_metadata(check))
         if summary.budget_reason:
             metadata["budget_reason"] = summary.budget_reason
         if summary.preview_conversation_id:
@@ -140,6 +142,26 @@ def build_conversations_asset(partitions_def: dg.PartitionsDefinition) -> dg.Ass
         )
 
     return conversations
+
+
+def _self_check(cfg: "DlgforgeConfig", llm: LLMBackendResource, kb: KBResource, context) -> Any:
+    """The judge self-check before online judging (stored: one per judge, KB and seed)."""
+    from dlgforge_core.judge.self_check import ensure_self_check
+
+    return ensure_self_check(cfg, make_client=lambda: llm.build_client(cfg), kb=kb.open(cfg),
+                             echo=context.log.info)
+
+
+def _self_check_metadata(result: Any) -> dict[str, Any]:
+    if result is None:
+        return {}
+    metadata: dict[str, Any] = {
+        "judge_self_check": dg.MetadataValue.json(result.model_dump(exclude={"checked_at"})),
+        "judge_self_check_verdict": result.verdict,
+    }
+    if result.accuracy is not None:
+        metadata["judge_self_check_accuracy"] = float(result.accuracy)
+    return metadata
 
 
 def _total_tokens(usage_by_agent: dict[str, dict[str, int]]) -> int:
@@ -178,6 +200,10 @@ def judged_conversations(
         metadata.update(judged=summary.judged, skipped=summary.skipped, failed=summary.failed)
     else:
         output.reconcile()
+    if cfg.judge.enabled and cfg.judge.self_check.enabled:
+        from dlgforge_core.judge.self_check import load_result
+
+        metadata.update(_self_check_metadata(load_result(cfg)))
     records = list(output.accepted_records())
     scores = judge_scores(records)
     metadata["records"] = len(records)

@@ -35,6 +35,12 @@ def build(config: Path) -> None:
     click.echo(f"skipped files: {len(report.skipped)}")
     for source, reason in sorted(report.skipped.items()):
         click.echo(f"  skipped {source}: {reason}")
+    if report.secrets:
+        click.echo(f"documents with secrets: {len(report.secrets)} "
+                   "(indexed; the export's no_secrets gate checks what they lead to)")
+        for source, found in report.secrets.items():
+            for line, kind in found:
+                click.echo(f"  secret in {source} line {line}: {kind}")
 
 
 @kb.command()

@@ -30,9 +30,12 @@ from dlgforge_core.export.push import check_push_settings, push_export
               help="Also delete every remote file the new export does not have.")
 @click.option("--redact-pii", is_flag=True,
               help="Replace PII with placeholders in the export instead of refusing to push.")
+@click.option("--redact-secrets", is_flag=True,
+              help="Replace API keys, tokens, private keys and passwords with placeholders in the "
+                   "export instead of refusing to push.")
 def push(config: Path, repo_id: str | None, repo_type: str | None, source_dir: Path | None,
          export_dir: str | None, include_run_state: bool, token: str | None, commit_message: str | None,
-         no_export: bool, no_push: bool, clean_remote: bool, redact_pii: bool) -> None:
+         no_export: bool, no_push: bool, clean_remote: bool, redact_pii: bool, redact_secrets: bool) -> None:
     """Export the accepted conversations of CONFIG and push them to the Hugging Face Hub.
 
     The token comes from --token or HF_TOKEN (environment or .env).
@@ -43,7 +46,8 @@ def push(config: Path, repo_id: str | None, repo_type: str | None, source_dir: P
 
     from dlgforge_core.errors import ExportError
 
-    for flag, given in (("--redact-pii", redact_pii), ("--include-run-state", include_run_state)):
+    for flag, given in (("--redact-pii", redact_pii), ("--redact-secrets", redact_secrets),
+                        ("--include-run-state", include_run_state)):
         if no_export and given:
             raise ExportError(f"{flag}: has no effect with --no-export (the existing export folder is pushed as it is)")
     cfg = load_config(config)
@@ -57,7 +61,8 @@ def push(config: Path, repo_id: str | None, repo_type: str | None, source_dir: P
         click.echo(f"export: {result.export_dir} ({len(result.files)} files, existing; not rebuilt)")
         click.echo(f"version: {result.version}")
     else:
-        result = prepare_export(cfg, redact_pii=True if redact_pii else None)
+        result = prepare_export(cfg, redact_pii=True if redact_pii else None,
+                                redact_secrets=True if redact_secrets else None)
         _summary(result)
     for gate in result.gates:
         click.echo(f"gate {gate.name}: {'ok' if gate.passed else 'FAILED'} - {gate.description}")

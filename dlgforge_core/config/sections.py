@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from dlgforge_core.config.base import Section
+from dlgforge_core.config.trust_sections import IngestConfig, JudgeSelfCheckConfig
 
 DEFAULT_JUDGE_REASONS: list[str] = [
     "grounded",
@@ -157,6 +158,7 @@ class RetrievalConfig(Section):
     rerank: RerankConfig = Field(default_factory=RerankConfig)
     embeddings: EmbeddingsConfig = Field(default_factory=EmbeddingsConfig)
     web_search: WebSearchConfig = Field(default_factory=WebSearchConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> "RetrievalConfig":
@@ -219,6 +221,7 @@ class JudgeConfig(Section):
     min_mean_score: float | None = None
     score_min: int = 1
     score_max: int = 5
+    self_check: JudgeSelfCheckConfig = Field(default_factory=JudgeSelfCheckConfig)
 
     @model_validator(mode="after")
     def _consistent(self) -> "JudgeConfig":
@@ -272,6 +275,7 @@ class HFPushConfig(Section):
     include_run_state: bool = False
     license: str | None = None
     redact_pii: bool = False
+    redact_secrets: bool = False
     formats: ExportFormats = Field(default_factory=ExportFormats)
 
 
@@ -289,6 +293,7 @@ class QualityConfig(Section):
 
     max_drop_rate: float = Field(default=0.5, ge=0.0, le=1.0)
     pii_check: bool = True
+    secrets_check: bool = True
     language_check: bool = True
 
 

@@ -67,7 +67,7 @@ def front_matter(cfg: Any, stats: Mapping[str, Any], files: list[DataFile]) -> d
 
 
 def render_card(cfg: Any, stats: Mapping[str, Any], files: list[DataFile], lineage: Lineage,
-                plots: list[str], redacted: bool) -> str:
+                plots: list[str], redacted: bool, redacted_secrets: bool = False) -> str:
     """The full ``README.md`` text."""
     meta = yaml.safe_dump(front_matter(cfg, stats, files), sort_keys=False, allow_unicode=True)
     title = front_matter(cfg, stats, files)["pretty_name"]
@@ -77,7 +77,7 @@ def render_card(cfg: Any, stats: Mapping[str, Any], files: list[DataFile], linea
              "and an optional judge scores the answers.\n",
              _files_section(files), _lineage_section(lineage), _stats_section(stats),
              _plots_section(plots), _fields_section(cfg, files),
-             _limitations_section(stats, redacted)]
+             _limitations_section(stats, redacted, redacted_secrets)]
     return "\n".join(parts)
 
 
@@ -121,6 +121,11 @@ def _stats_section(stats: Mapping[str, Any]) -> str:
         ("question distinct-1 / distinct-2", f"{diversity.get('distinct_1')} / {diversity.get('distinct_2')}"),
         ("question mean pairwise cosine (sample)", diversity.get("mean_pairwise_cosine")),
     ]
+    check = stats.get("judge_self_check") or {}
+    if check.get("accuracy") is not None:
+        rows.insert(8, ("judge self-check accuracy (KB-grounded answer ranked above an unrelated one)",
+                        f"{check['accuracy']:.2f} over {check.get('probes')} probes"
+                        + (f" ({check['verdict']})" if check.get("verdict") else "")))
     body = "\n".join(f"| {name} | {value} |" for name, value in rows)
     return f"## Statistics\n\n| statistic | value |\n|---|---|\n{body}\n\nAll numbers: `dataset_stats.json`.\n"
 
@@ -141,7 +146,7 @@ def _fields_section(cfg: Any, files: list[DataFile]) -> str:
     return "\n".join(parts)
 
 
-def _limitations_section(stats: Mapping[str, Any], redacted: bool) -> str:
+def _limitations_section(stats: Mapping[str, Any], redacted: bool, redacted_secrets: bool = False) -> str:
     lines = [
         "## Limitations\n",
         "- Synthetic data: questions and answers were written by language models and may hold "
@@ -149,8 +154,15 @@ def _limitations_section(stats: Mapping[str, Any], redacted: bool) -> str:
         "- Answers are grounded only in the knowledge base documents listed by the fingerprint "
         "above; facts outside it may be missing or outdated.",
         "- Personas and topics come from configured lists and do not represent real users.",
-        "- Automatic PII and language checks are pattern/statistics based and can miss cases.",
+        "- Automatic PII, secret and language checks are pattern/statistics based and can miss cases.",
     ]
+    if redacted_secrets:
+        lines.append("- Secrets found by the automatic scan (API keys, tokens, private keys, passwords) "
+                     "were replaced by placeholders such as `[API_KEY]` and `[PRIVATE_KEY]`.")
+    check = stats.get("judge_self_check") or {}
+    if check.get("accuracy") is not None and not check.get("passed", True):
+        lines.append(f"- The judge ranked a KB-grounded answer above an unrelated one in only "
+                     f"{check['accuracy']:.0%} of its self-check probes: its scores carry little information.")
     if redacted:
         lines.append("- PII found by the automatic scan was replaced by placeholders such as "
                      "`[EMAIL]` and `[CARD_NUMBER]`.")

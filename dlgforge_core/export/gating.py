@@ -24,8 +24,11 @@ from dlgforge_core.store.gates import read_gates, record_gate
 
 
 def evaluate_gates(cfg: Any, records: list[dict], dropped_by_reason: dict[str, int],
-                   extra_pii: list[str]) -> list[GateOutcome]:
-    """Every gate outcome for this export: fresh ones first, then other recorded ones."""
+                   extra_pii: list[str], extra_secrets: list[str] = ()) -> list[GateOutcome]:
+    """Every gate outcome for this export: fresh ones first, then other recorded ones.
+
+    ``extra_pii`` / ``extra_secrets``: offending lines found outside the records (the KB
+    chunk texts an export ships)."""
     low, high = _turn_bounds(cfg)
     fresh = [
         schema_valid(records),
@@ -38,6 +41,14 @@ def evaluate_gates(cfg: Any, records: list[dict], dropped_by_reason: dict[str, i
         fresh.append(no_pii(records, extra_pii))
     if cfg.quality.language_check:
         fresh.append(target_language(records))
+    if cfg.quality.secrets_check:
+        from dlgforge_core.export.secrets import no_secrets
+
+        fresh.append(no_secrets(records, extra_secrets))
+    if cfg.judge.enabled and cfg.judge.self_check.enabled:
+        from dlgforge_core.judge.self_check import self_check_gate
+
+        fresh += self_check_gate(cfg)  # none until a self-check ran
     for outcome in fresh:
         record_gate(cfg, outcome, partition="export")
     names = {outcome.name for outcome in fresh}

@@ -45,9 +45,10 @@ class KBView:
         if not Path(self.cfg.knowledge_dir).is_dir():
             return None
         from dlgforge_core.kb import kb_fingerprint
+        from dlgforge_core.kb.ingest_rules import IngestRules
 
         try:
-            return kb_fingerprint(self.cfg.knowledge_dir)
+            return kb_fingerprint(self.cfg.knowledge_dir, IngestRules.from_config(self.cfg))
         except DlgforgeError:
             return None
 

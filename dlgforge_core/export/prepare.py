@@ -32,6 +32,7 @@ from dlgforge_core.export.manifest import (
     MANIFEST, code_version, compare, dataset_version, file_hashes, find_parent, record_history,
     stats_summary,
 )
+from dlgforge_core.export import secrets
 from dlgforge_core.export.pii import find_pii, redact_value
 from dlgforge_core.export.plots import DEFAULT_PLOTS_DIR, render_plots
 from dlgforge_core.export.stats import (
@@ -58,33 +59,44 @@ class ExportResult:
     gates: list[GateOutcome] = field(default_factory=list)
     stats_diff: dict[str, Any] = field(default_factory=dict)
     redacted: bool = False
+    redacted_secrets: bool = False
 
 
-def prepare_export(cfg: Any, redact_pii: bool | None = None) -> ExportResult:
+def prepare_export(cfg: Any, redact_pii: bool | None = None,
+                   redact_secrets: bool | None = None) -> ExportResult:
     """Build ``saving.hf_push.export_dir`` atomically and record it in the export history.
 
-    ``redact_pii`` overrides ``saving.hf_push.redact_pii``. Gate failures do not stop the
-    export (it is local); they are returned and make ``push_export`` refuse.
+    ``redact_pii`` / ``redact_secrets`` override ``saving.hf_push.redact_pii`` /
+    ``redact_secrets``. Gate failures do not stop the export (it is local); they are
+    returned and make ``push_export`` refuse.
     """
     export_dir = resolve_export_dir(cfg)
     with export_lock(cfg.output_dir):
-        return _prepare(cfg, export_dir, redact_pii)
+        return _prepare(cfg, export_dir, redact_pii, redact_secrets)
 
 
-def _prepare(cfg: Any, export_dir: Path, redact_pii: bool | None) -> ExportResult:
+def _prepare(cfg: Any, export_dir: Path, redact_pii: bool | None,
+             redact_secrets: bool | None = None) -> ExportResult:
     hf = cfg.saving.hf_push
     redact = hf.redact_pii if redact_pii is None else bool(redact_pii)
+    hide_secrets = hf.redact_secrets if redact_secrets is None else bool(redact_secrets)
     records = sorted(OutputStore(cfg).accepted_records(), key=lambda r: r["conversation_id"])
     if not records:
         raise ExportError(f"{Path(cfg.output_dir) / 'synthetic_qa.jsonl'}: no accepted conversations to export")
     if redact:
         records = [redact_value(r, r.get("language")) for r in records]
+    if hide_secrets:
+        records = [secrets.redact_value(r) for r in records]
     source = _source_file(cfg)
     kb = KBView(cfg)
     data = [DataFile("default", f"data/{source.name}", _source_description(source.name),
                      rows=_source_rows(cfg, source, redact))]
     data += _format_files(cfg, records, kb, redact)
-    gates = evaluate_gates(cfg, records, merge_drops(dropped_by_language(cfg)), _chunk_pii(data))
+    if hide_secrets:  # source rows and KB chunk texts too, not only the records
+        for item in data:
+            item.rows = [secrets.redact_value(row) for row in item.rows]
+    gates = evaluate_gates(cfg, records, merge_drops(dropped_by_language(cfg)), _chunk_pii(data),
+                           secrets.raft_chunk_secrets(data) if cfg.quality.secrets_check else [])
     stats = build_stats(cfg, records, kb) if hf.generate_stats else _minimal_stats(records)
     lineage = Lineage(models=_models(records), config_hash=cfg.config_hash,
                       kb_fingerprint=kb.fingerprint, kb_index_version=kb.index_version,
@@ -105,19 +117,20 @@ def _prepare(cfg: Any, export_dir: Path, redact_pii: bool | None) -> ExportResul
                 plots = [p.relative_to(tmp).as_posix() for p in render_plots(stats, records, folder)]
         if hf.include_run_state:
             _copy_run_state(cfg, tmp / "run_state")
-        (tmp / "README.md").write_text(render_card(cfg, stats, data, lineage, plots, redact), encoding="utf-8")
-        manifest = _manifest(cfg, tmp, records, stats, lineage, gates, redact)
+        (tmp / "README.md").write_text(render_card(cfg, stats, data, lineage, plots, redact,
+                                                   redacted_secrets=hide_secrets), encoding="utf-8")
+        manifest = _manifest(cfg, tmp, records, stats, lineage, gates, redact, hide_secrets)
         _write_json(tmp / MANIFEST, manifest)
     record_history(cfg, manifest)
     return ExportResult(
         export_dir=export_dir, files=list_files(export_dir), manifest=manifest,
         version=manifest["dataset_version"], parent_version=manifest["parent_version"], stats=stats,
         regressions=manifest["regressions"], gate_failures=[g for g in gates if not g.passed],
-        gates=gates, stats_diff=manifest["parent_diff"], redacted=redact)
+        gates=gates, stats_diff=manifest["parent_diff"], redacted=redact, redacted_secrets=hide_secrets)
 
 
 def _manifest(cfg: Any, folder: Path, records: list[dict], stats: dict, lineage: Lineage,
-              gates: list[GateOutcome], redacted: bool) -> dict[str, Any]:
+              gates: list[GateOutcome], redacted: bool, redacted_secrets: bool = False) -> dict[str, Any]:
     files = file_hashes(folder)
     version = dataset_version(files)
     parent = find_parent(cfg, version)
@@ -142,6 +155,7 @@ def _manifest(cfg: Any, folder: Path, records: list[dict], stats: dict, lineage:
         "gates": {g.name: {"passed": g.passed, "description": g.description, "offending": g.offending}
                   for g in gates},
         "redacted_pii": redacted,
+        "redacted_secrets": redacted_secrets,
         "pushed": None,
     }
 

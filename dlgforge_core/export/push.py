@@ -18,6 +18,7 @@ from huggingface_hub.errors import HfHubHTTPError
 from dlgforge_core.errors import ExportError, GateError
 from dlgforge_core.export.gating import gate_message
 from dlgforge_core.export.manifest import history, mark_pushed
+from dlgforge_core.export.secrets import scrub
 
 
 @dataclass
@@ -41,7 +42,8 @@ def push_export(cfg: Any, result: Any, *, token: str | None = None, clean_remote
     ExportError for missing settings or a failed upload (one line, never the token).
     """
     if result.gate_failures:
-        raise GateError(gate_message(result.gate_failures) + " (use --redact-pii for PII, or fix the data)")
+        raise GateError(gate_message(result.gate_failures)
+                        + " (use --redact-pii for PII, --redact-secrets for secrets, or fix the data)")
     token = check_push_settings(cfg, token)
     if huggingface_hub.constants.is_offline_mode():
         raise ExportError("HF_HUB_OFFLINE: the Hub client is in offline mode (HF_HUB_OFFLINE or "
@@ -65,7 +67,7 @@ def push_export(cfg: Any, result: Any, *, token: str | None = None, clean_remote
     except HfHubHTTPError as err:
         status = err.response.status_code if err.response is not None else "?"
         raise ExportError(f"saving.hf_push.repo_id: push to {hf.repo_id!r} failed "
-                          f"(HTTP {status}: {_first_line(err)})") from None
+                          f"(HTTP {status}: {_detail(err, token)})") from None
     except OSError as err:
         raise ExportError(f"saving.hf_push.repo_id: push to {hf.repo_id!r} failed ({type(err).__name__})") from None
     pushed = PushResult(url=str(repo_url), commit=info.oid, repo_id=hf.repo_id, commit_url=info.commit_url,
@@ -97,6 +99,13 @@ def _stale_files(cfg: Any, repo_id: str, current: set[str]) -> list[str]:
             previous = set(entry.get("files") or {}) | {"manifest.json"}
             return sorted(previous - current)
     return []
+
+
+def _detail(err: HfHubHTTPError, token: str) -> str:
+    """The Hub's own message when it sent one (else the error's first line), with the token
+    scrubbed: a server may echo the credentials it rejected."""
+    message = (getattr(err, "server_message", None) or "").strip().splitlines()
+    return scrub(message[0][:200] if message else _first_line(err), [token])
 
 
 def _first_line(err: Exception) -> str:

@@ -84,7 +84,14 @@ def build_stats(cfg: Any, records: list[dict], kb: KBView) -> dict[str, Any]:
             **mean_pairwise_cosine(cfg, questions),
         },
         "per_language": _per_language(conversations, messages, turns, drops),
+        "judge_self_check": _self_check(cfg),
     }
+
+
+def _self_check(cfg: Any) -> dict[str, Any] | None:
+    from dlgforge_core.judge.self_check import self_check_stats
+
+    return self_check_stats(cfg)
 
 
 def dropped_by_language(cfg: Any) -> dict[str, dict[str, int]]:

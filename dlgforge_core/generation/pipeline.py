@@ -21,6 +21,10 @@ def run_generation(cfg: Any, languages: list[str] | None = None, echo: Echo = pr
     report = kb.build(progress=echo)
     echo(f"knowledge base: {report.documents} documents, index {kb.index_version}")
     targets = list(languages or cfg.run.target_languages)
+    if cfg.judge.enabled and cfg.judge.mode == "online":
+        from dlgforge_core.judge.self_check import ensure_self_check
+
+        ensure_self_check(cfg, kb=kb, echo=echo)
     summaries = asyncio.run(_generate_all(cfg, kb, targets, echo))
     if cfg.judge.enabled and cfg.judge.mode == "offline":
         from dlgforge_core.judge.offline import run_offline_judge

@@ -56,6 +56,7 @@ def format_summary(summaries: list[LanguageSummary], cfg: Any) -> str:
         )
         if s.mean_judge_score is not None:
             lines.append(f"      mean judge score: {s.mean_judge_score:.2f}")
+    lines += _self_check_lines(cfg)
     out = cfg.output_dir
     lines.append(f"  outputs: {out / 'synthetic_qa.jsonl'}")
     lines.append(f"           {out / 'conversations_sharegpt.jsonl'}")
@@ -64,6 +65,17 @@ def format_summary(summaries: list[LanguageSummary], cfg: Any) -> str:
     lines.append(f"           {out / 'turns.jsonl'}, {out / 'run_state'}")
     lines.append(f"  logs:    {cfg.logs_dir}")
     return "\n".join(lines)
+
+
+def _self_check_lines(cfg: Any) -> list[str]:
+    """The judge self-check figure (see ``dlgforge_core.judge.self_check``), when one ran."""
+    judge = getattr(cfg, "judge", None)
+    if judge is None or not judge.enabled or not judge.self_check.enabled:
+        return []
+    from dlgforge_core.judge.self_check import load_result
+
+    result = load_result(cfg)
+    return [f"  {result.describe()}"] if result is not None else []
 
 
 def judge_mean_and_preview(store: Any, run_id: str, language: str) -> tuple[float | None, str | None]:

@@ -51,6 +51,9 @@ def run_offline_judge(cfg: Any, echo: Callable[[str], None] = print) -> OfflineJ
             f"{cfg.config_path}: llm.agents.qa_judge.model: no model for the judge "
             "(set llm.agents.qa_judge.model or llm.model)"
         )
+    from dlgforge_core.judge.self_check import ensure_self_check
+
+    ensure_self_check(cfg, echo=echo)  # stored result reused: no call on a re-run
     store = OutputStore(cfg)
     records = list(store.accepted_records())
     judge = Judge(cfg, llm=None, mode="offline")

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,8 @@ from dlgforge_core.errors import KBError
 from dlgforge_core.kb.chunking import CHUNKER_VERSION, Chunk, embedding_input, to_chunks
 from dlgforge_core.kb.embeddings import Embedder
 from dlgforge_core.kb.index import ChunkIndex, build_lock
-from dlgforge_core.kb.ingest import SkipFile, SourceFile, extract_pieces, hash_file, scan
+from dlgforge_core.kb.ingest import SkipFile, SourceFile, extract_pieces, hash_file, read_text
+from dlgforge_core.kb.ingest_rules import IngestRules, walk
 from dlgforge_core.kb.manifest import (ChunkingInfo, EmbeddingInfo, Manifest, SkippedFile,
                                        load_manifest, save_manifest)
 
@@ -32,7 +34,8 @@ Progress = Callable[[str], object] | None
 
 @dataclass
 class BuildReport:
-    """What a build did. ``skipped`` maps each skipped file to the reason."""
+    """What a build did. ``skipped`` maps each skipped file (folders end with ``/``) to the
+    reason; ``secrets`` maps each indexed document holding secrets to ``(line, kind)``."""
 
     documents: int = 0
     chunks_added: int = 0
@@ -44,6 +47,7 @@ class BuildReport:
     chunks_embedded: int = 0
     rebuilt: bool = False
     index_version: str = ""
+    secrets: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -53,6 +57,19 @@ class BuildSettings:
     chunk_size: int
     chunk_overlap: int
     force: bool = False
+    ingest: Any = None  # retrieval.ingest (None: its defaults)
+
+    @property
+    def rules(self) -> IngestRules:
+        return IngestRules.from_config(self.ingest) if self.ingest is not None else IngestRules()
+
+    @property
+    def scan_secrets(self) -> bool:
+        return bool(getattr(self.ingest, "scan_secrets", True))
+
+    @property
+    def skip_secret_documents(self) -> bool:
+        return getattr(self.ingest, "documents_with_secrets", "report") == "skip"
 
 
 def build_index(settings: BuildSettings, index: ChunkIndex, embedder: Embedder,
@@ -85,9 +102,17 @@ class _Build:
         old = load_manifest(self.settings.index_dir)
         full = (self.settings.force or old is None or not old.settings_match(self.target)
                 or not self.index.exists())
-        files = scan(kdir)
+        scanned = walk(kdir, self.settings.rules)
+        for source, reason in scanned.skipped.items():
+            log.warning("skipped %s: %s", source, reason)
+        self.report.skipped.update(scanned.skipped)
+        files = scanned.files
         hashes = self._hash_all(files, None if full else old)
         unchanged = {} if full else {s: h for s, h in hashes.items() if old.documents.get(s) == h}
+        self._carry_secrets(old, [f for f in files if f.source in unchanged])
+        if self.settings.skip_secret_documents:  # indexed before "skip" was set: take out
+            for source in [s for s in unchanged if s in self.target.secrets]:
+                del unchanged[source], self.target.secrets[source]
         todo = [f for f in files if f.source in hashes and f.source not in unchanged]
         removed = [] if full else [s for s in old.documents if s not in unchanged]
         self.target.documents = dict(unchanged)
@@ -99,6 +124,7 @@ class _Build:
         if not self.target.documents:
             raise KBError(f"retrieval.knowledge_dir: no usable text in {kdir}")
         save_manifest(self.settings.index_dir, self.target)
+        self.report.secrets = {s: list(found) for s, found in sorted(self.target.secrets.items())}
         self.report.documents = len(self.target.documents)
         self.report.chunks_kept = self.index.count() - self.report.chunks_added
         self.report.seconds = time.perf_counter() - started
@@ -120,6 +146,9 @@ class _Build:
                 self._skip(file.source, "", str(err))
                 continue
             previous = old.skipped.get(file.source) if old is not None else None
+            if previous is not None and previous.reason.startswith("holds secrets") and \
+                    not self.settings.skip_secret_documents:
+                previous = None  # documents_with_secrets is "report" now: index it
             if previous is not None and previous.doc_hash == digest:
                 self._skip(file.source, digest, previous.reason)
                 continue
@@ -157,13 +186,45 @@ class _Build:
         self.progress("updating the full-text index")
         self.index.refresh_fts()
 
+    def _carry_secrets(self, old: Manifest | None, unchanged: list[SourceFile]) -> None:
+        """Secrets found earlier in unchanged documents (scanned now if they never were)."""
+        self.target.secrets_scanned = self.settings.scan_secrets
+        if not self.settings.scan_secrets:
+            return
+        for file in unchanged:
+            if old is not None and old.secrets_scanned:
+                found = old.secrets.get(file.source)
+            else:
+                try:
+                    found = self._secrets_in(file)
+                except SkipFile:
+                    found = None
+            if found:
+                self.target.secrets[file.source] = found
+
+    def _secrets_in(self, file: SourceFile) -> list[tuple[int, str]]:
+        from dlgforge_core.export.secrets import document_secrets
+
+        found = document_secrets(read_text(file.path))
+        for line, kind in found:
+            log.warning("secret in %s line %d: %s", file.source, line, kind)
+        return found
+
     def _ingest(self, file: SourceFile, digest: str) -> None:
         try:
+            found = self._secrets_in(file) if self.settings.scan_secrets else []
+            if found and self.settings.skip_secret_documents:
+                where = ", ".join(f"line {line}: {kind}" for line, kind in found[:3])
+                more = f" (+{len(found) - 3} more)" if len(found) > 3 else ""
+                raise SkipFile(f"holds secrets ({where}{more}; "
+                               "retrieval.ingest.documents_with_secrets is skip)")
             pieces = extract_pieces(file.path, file.source, self.settings.chunk_size,
                                     self.settings.chunk_overlap)
         except SkipFile as err:
             self._skip(file.source, digest, str(err))
             return
+        if found:
+            self.target.secrets[file.source] = found
         self.buffer.extend(to_chunks(pieces, file.source, digest))
         self.target.documents[file.source] = digest
         self.report.documents_embedded += 1

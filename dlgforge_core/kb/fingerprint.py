@@ -8,13 +8,15 @@ from pathlib import Path
 
 from dlgforge_core.errors import KBError
 from dlgforge_core.kb.ingest import SkipFile, hash_file, scan
+from dlgforge_core.kb.ingest_rules import IngestRules
 
 _seen: dict[str, tuple[int, int, str]] = {}
 _seen_lock = threading.Lock()
 
 
-def kb_fingerprint(knowledge_dir: Path | str) -> str:
-    """sha256 over (relative path, content hash) of every file under ``knowledge_dir``.
+def kb_fingerprint(knowledge_dir: Path | str, rules: IngestRules | None = None) -> str:
+    """sha256 over (relative path, content hash) of every file under ``knowledge_dir`` that
+    ingestion reads under ``rules`` (``retrieval.ingest``; its defaults when None).
 
     Within one process a file whose size and mtime are unchanged is not hashed again.
     Moving the folder keeps the fingerprint; editing, adding, removing or renaming a
@@ -24,7 +26,7 @@ def kb_fingerprint(knowledge_dir: Path | str) -> str:
     if not folder.is_dir():
         raise KBError(f"retrieval.knowledge_dir: folder not found: {folder}")
     digest = hashlib.sha256()
-    for file in scan(folder):
+    for file in scan(folder, rules):
         key = str(file.path.resolve())
         with _seen_lock:
             cached = _seen.get(key)

@@ -8,13 +8,16 @@ a PDF without a text layer) raise :class:`SkipFile`; the builder warns once per 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dlgforge_core.kb.chunking import Piece, chunk_markdown
 from dlgforge_core.kb.code_chunks import chunk_code, language_for
+
+if TYPE_CHECKING:
+    from dlgforge_core.kb.ingest_rules import IngestRules
 
 MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdx"}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
@@ -38,24 +41,16 @@ class SourceFile:
     mtime_ns: int
 
 
-def scan(knowledge_dir: Path) -> list[SourceFile]:
-    """Every file under ``knowledge_dir`` (recursively), hidden files and folders excluded."""
-    files: list[SourceFile] = []
-    for dirpath, dirnames, filenames in os.walk(knowledge_dir):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if name.startswith("."):
-                continue
-            path = Path(dirpath) / name
-            try:
-                stat = path.stat()
-            except OSError:
-                continue
-            if not path.is_file():
-                continue
-            source = path.relative_to(knowledge_dir).as_posix()
-            files.append(SourceFile(path, source, stat.st_size, stat.st_mtime_ns))
-    return files
+def scan(knowledge_dir: Path, rules: "IngestRules | None" = None) -> list[SourceFile]:
+    """Every file of ``knowledge_dir`` that ingestion reads (recursively, sorted by path).
+
+    ``rules`` (default: ``retrieval.ingest``'s defaults) leave out links that leave the
+    folder, secret-bearing files, ignored paths and hidden files: see ``kb.ingest_rules``,
+    whose ``walk`` also says why each path was left out.
+    """
+    from dlgforge_core.kb.ingest_rules import walk
+
+    return walk(knowledge_dir, rules).files
 
 
 def hash_file(path: Path) -> str:
@@ -83,6 +78,14 @@ def extract_pieces(path: Path, source: str, size: int, overlap: int) -> list[Pie
     if language is not None:
         return _require(chunk_code(text, language, size, source))
     return _require(chunk_markdown(text, size, overlap))
+
+
+def read_text(path: Path) -> str:
+    """The text a document's secrets are looked for in: the file's text, a PDF's text layer
+    (raises SkipFile when there is none)."""
+    if path.suffix.lower() in PDF_SUFFIXES:
+        return _pdf_text(path)
+    return _decode(_read(path))
 
 
 def _require(pieces: list[Piece]) -> list[Piece]:

@@ -74,7 +74,8 @@ class KnowledgeBase:
             knowledge_dir=self.knowledge_dir, index_dir=self.index_dir,
             chunk_size=int(self.retrieval.chunk_size),
             chunk_overlap=int(self.retrieval.chunk_overlap),
-            force=bool(getattr(self.retrieval, "rebuild_index", False)))
+            force=bool(getattr(self.retrieval, "rebuild_index", False)),
+            ingest=getattr(self.retrieval, "ingest", None))
         report = build_index(settings, self.index, self.embedder, progress)
         with self._lock:
             self._catalog, self._manifest = None, None

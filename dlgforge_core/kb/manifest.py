@@ -50,6 +50,9 @@ class Manifest(BaseModel):
     documents: dict[str, str] = Field(default_factory=dict)
     file_stats: dict[str, tuple[int, int]] = Field(default_factory=dict)
     skipped: dict[str, SkippedFile] = Field(default_factory=dict)
+    # (line, kind) of each secret found per document; never the secret itself
+    secrets: dict[str, list[tuple[int, str]]] = Field(default_factory=dict)
+    secrets_scanned: bool = False
 
     def settings_match(self, other: "Manifest") -> bool:
         """Same schema, model and chunking: the table's rows are still valid."""

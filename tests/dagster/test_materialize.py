@@ -87,7 +87,7 @@ def test_partitions_materialize_resume_and_noop(tmp_path: Path) -> None:
             # The export side of the graph runs on the two partitions' outputs.
             judged = materialize(["judged_conversations", "sharegpt_export"])
             outcomes = {e.check_name: e.passed for e in judged.get_asset_check_evaluations()}
-            assert len(outcomes) == 7
+            assert len(outcomes) == 9
             assert all(outcomes[name] for name in BLOCKING)
             sharegpt = (output / "conversations_sharegpt.jsonl").read_text().splitlines()
             assert len(sharegpt) == 6

@@ -37,7 +37,7 @@ def test_web_search_run_records_sources_shows_judge_and_keeps_the_key_secret(tmp
             "judge": {"enabled": True, "mode": "online", "granularity": "turn"}})
         (project / ".env").write_text(f"TAVILY_API_KEY={KEY}\n")
         done = dlgforge("run", str(config), cwd=project)
-        judge_prompts = [r.prompt_text for r in srv.calls("qa_judge")]
+        judge_prompts = [r.prompt_text for r in srv.calls("qa_judge") if r.conversation_id != "self-check"]
     assert done.returncode == 0, done.stderr[-3000:]
     output = project / "output"
     records = assert_consistent_outputs(output, 3)

@@ -85,7 +85,7 @@ def test_offline_judge_scores_every_answer_candidate_for_dpo(tmp_path: Path):
             "saving": {"hf_push": {"generate_plots": False, "formats": {"dpo": True}}},
         })
         done = dlgforge("run", str(config), cwd=config.parent)
-        judge_prompts = [r.prompt_text for r in srv.calls("qa_judge")]
+        judge_prompts = [r.prompt_text for r in srv.calls("qa_judge") if r.conversation_id != "self-check"]
     assert done.returncode == 0, done.stderr[-3000:]
     records = jsonl(load_config(config).output_dir / "synthetic_qa.jsonl")
     turns = [t for r in records for t in r["turns"]]

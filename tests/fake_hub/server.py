@@ -51,10 +51,15 @@ class Repo:
 
 
 class FakeHub:
-    """The stub server; use as a context manager. ``token`` is the only accepted token."""
+    """The stub server; use as a context manager. ``token`` is the only accepted token.
 
-    def __init__(self, token: str) -> None:
+    ``echo_credentials``: a careless server that repeats the rejected Authorization header in
+    its 401 message (to test that a client never prints what the server echoes back).
+    """
+
+    def __init__(self, token: str, echo_credentials: bool = False) -> None:
         self._token = token
+        self._echo = echo_credentials
         self.repos: dict[str, Repo] = {}
         self.requests: list[tuple[str, str, bool]] = []   # (method, path, authorized)
         self.endpoint = ""
@@ -103,10 +108,12 @@ class FakeHub:
     def _authorized(self, request: Request) -> bool:
         ok = request.headers.get("authorization") == f"Bearer {self._token}"
         self.requests.append((request.method, request.url.path, ok))
+        self._last_auth = request.headers.get("authorization", "")
         return ok
 
-    @staticmethod
-    def _error(status: int, message: str) -> JSONResponse:
+    def _error(self, status: int, message: str) -> JSONResponse:
+        if status == 401 and self._echo:
+            message = f"{message}: {getattr(self, '_last_auth', '')} is not a valid token"
         return JSONResponse({"error": message}, status_code=status, headers={"X-Error-Message": message})
 
     async def _create_repo(self, request: Request) -> JSONResponse:
