@@ -69,7 +69,7 @@ def managed_llm(cfg: Any, echo: Callable[[str], Any] | None = None) -> Iterator[
     if _active is not None and _active.key == settings_key(cfg):
         yield _active.routed(cfg)
         return
-    servers = ManagedServers(cfg, echo=echo)
+    servers, outer = ManagedServers(cfg, echo=echo), _active
     _active = servers
     try:
         servers.start()
@@ -80,7 +80,7 @@ def managed_llm(cfg: Any, echo: Callable[[str], Any] | None = None) -> Iterator[
     else:
         servers.stop()
     finally:
-        _active = None
+        _active = outer
 
 
 def settings_key(cfg: Any) -> str:
@@ -135,14 +135,23 @@ class ManagedServers:
             info = self._get(ray, actor.start.remote(
                 argv, command_fields(vllm, index),
                 str(self._log_dir() / f"replica-{index}.log"), env), f"replica {index}: start")
+            if info.get("error"):
+                raise LLMSetupError(f"llm.vllm: replica {index}: {info['error']}")
             self.infos.append(info)
             self.urls.append(self._url(index, info))
             self._line(f"replica {index}: pid {info['pid']} on {info['hostname']}, {self.urls[-1]}")
             waits.append(actor.wait_healthy.remote(self._probe_url(index), vllm.health_timeout_s,
                                                    self._api_key()))
-        for index, wait in enumerate(waits):
-            problem = self._get(ray, wait, f"replica {index}: health wait",
-                                timeout=vllm.health_timeout_s + 30)
+        pending = {ref: index for index, ref in enumerate(waits)}
+        deadline = time.monotonic() + vllm.health_timeout_s + 30
+        while pending:  # in the order they finish: a replica that exits early fails at once
+            done, _ = ray.wait(list(pending), num_returns=1,
+                               timeout=max(0.0, deadline - time.monotonic()))
+            if not done:
+                raise LLMSetupError(f"llm.vllm: replica {min(pending.values())} did not report "
+                                    "its health in time")
+            index = pending.pop(done[0])
+            problem = self._get(ray, done[0], f"replica {index}: health wait")
             if problem:
                 raise LLMSetupError(f"llm.vllm: replica {index} ({self.urls[index]}) {problem}")
         self.echo(f"vllm_managed: {vllm.replicas} replica(s) healthy after "

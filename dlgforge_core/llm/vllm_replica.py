@@ -86,6 +86,10 @@ class ReplicaProcess:
         """Start the server; returns its pid, process group, host name and node address."""
         import ray
 
+        busy = _port_in_use(fields["host"], int(fields["port"]))
+        if busy:
+            return {"error": f"port {fields['port']} on {socket.gethostname()} is in use "
+                             f"({busy}; change llm.vllm.port_start)"}
         values = {**fields, "python": sys.executable, "vllm": _vllm_program()}
         command = [token.format(**values) for token in argv]
         self.log_path = Path(log_path)
@@ -161,6 +165,18 @@ def _group_alive(pgid: int) -> bool:
     except PermissionError:  # pragma: no cover - another user's group
         return True
     return True
+
+
+def _port_in_use(host: str, port: int) -> str:
+    """Why ``host:port`` cannot be bound now ("" when it is free)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host or "0.0.0.0", port))
+        except OSError as err:
+            return err.strerror or type(err).__name__
+    return ""
 
 
 def _answers(request: urllib.request.Request) -> bool:

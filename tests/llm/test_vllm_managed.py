@@ -111,6 +111,34 @@ def test_a_replica_that_exits_early_fails_fast_with_its_log(tmp_path):
     assert not any(_alive(pid) for pid in _pids(cfg))
 
 
+def test_one_replica_failing_stops_the_start_while_another_is_still_loading(tmp_path):
+    launch = ("{python} -c \"import sys, time; print('loading'); sys.stdout.flush(); "
+              "time.sleep(300) if {replica} == 0 else sys.exit('replica {replica}: bad model')\"")
+    cfg = _cfg(tmp_path, 18481, launch_command=launch)
+    with pytest.raises(LLMSetupError) as err:
+        with managed_llm(cfg, echo=lambda line: None):
+            pytest.fail("the scope must not be entered")
+    assert str(err.value).startswith("llm.vllm: replica 1 (http://127.0.0.1:18482/v1) exited with code 1")
+    assert "replica 1: bad model" in str(err.value)
+    pids = _pids(cfg)
+    assert len(pids) == 2 and not any(_alive(pid) for pid in pids)  # the loading one was killed
+
+
+def test_a_busy_port_is_named_before_anything_starts(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 18491))
+        taken.listen()
+        cfg = _cfg(tmp_path, 18490)
+        with pytest.raises(LLMSetupError, match=r"llm\.vllm: replica 1: port 18491 on .* is in use "
+                                                r"\(.*; change llm\.vllm\.port_start\)"):
+            with managed_llm(cfg, echo=lambda line: None):
+                pytest.fail("the scope must not be entered")
+    pids = _pids(cfg)
+    assert len(pids) == 1 and not _alive(pids[0])  # replica 0 had started: it was stopped
+
+
 def test_more_gpus_than_the_cluster_has_is_refused_before_starting(tmp_path):
     cfg = _cfg(tmp_path, 18461, replicas=3)
     with pytest.raises(LLMSetupError, match=r"llm\.vllm\.replicas: 3 replica\(s\) x 1 GPU need 3 GPUs; "
