@@ -8,14 +8,16 @@ before the first conversation. What it means:
 - HTTP 401/403: it answers but rejects the key;
 - anything else (200, a server without ``/models`` answering 404, 405, 429...): reachable.
 
-A single ``openai`` endpoint that is down or rejects its key stops the run with one line
-naming the URL (``LLMSetupError``); a router reports its bad endpoints and goes on with the
+A single ``openai`` endpoint that cannot be reached or rejects its key stops the run with one
+line naming the URL (``LLMSetupError``; a 5xx there is only a warning: hosted providers have
+hiccups, and the requests retry); a router reports its bad endpoints and goes on with the
 healthy ones (see ``llm/router.py``).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,7 +90,11 @@ async def preflight(backend: Any, settings: Any, cfg: Any, agent: str) -> None:
         await check()
     elif getattr(backend, "base_url", None):
         [health] = await probe_many([(backend.base_url, settings.api_key, backend.endpoint)])
-        if not health.ok:
+        if not health.ok and health.status is not None and not health.bad_key:
+            # it answered, with a 5xx: a hosted provider's hiccup is the retries' job
+            print(f"warning: {backend.endpoint} answered HTTP {health.status} on GET /models; "
+                  "going on", file=sys.stderr, flush=True)
+        elif not health.ok:
             overrides = getattr(cfg.llm.agents, agent)
             if health.bad_key:
                 name = f"llm.agents.{agent}.api_key" if overrides.api_key else "llm.api_key"
