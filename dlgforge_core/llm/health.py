@@ -56,7 +56,8 @@ async def probe(http: httpx.AsyncClient, base_url: str, api_key: str | None,
     try:
         response = await http.get(base_url.rstrip("/") + "/models", headers=headers)
     except httpx.TimeoutException as err:
-        return Health(url, cause=f"no answer within {PROBE_TIMEOUT.read:g}s: {type(err).__name__}")
+        limit = PROBE_TIMEOUT.connect if isinstance(err, httpx.ConnectTimeout) else PROBE_TIMEOUT.read
+        return Health(url, cause=f"no answer within {limit:g}s: {type(err).__name__}")
     except httpx.HTTPError as err:
         return Health(url, cause=_describe(err))
     status = response.status_code

@@ -57,8 +57,8 @@ class RouteMember:
         limiter = self.backend.limiter
         return limiter.inflight + limiter.waiting
 
-    def in_rotation(self, now: float) -> bool:
-        """Takes ordinary requests now (not excluded, not cooling down, not probing)."""
+    def in_rotation(self) -> bool:
+        """Takes ordinary requests (not excluded, not cooling down or waiting for its probe)."""
         return not self.excluded and self.out_until == 0.0
 
     def probe_due(self, now: float) -> bool:

@@ -108,7 +108,7 @@ class Router:
             if member.probe_due(now):
                 member.probing = True
                 return member
-        ready = [m for m in self.members if m.in_rotation(now)]
+        ready = [m for m in self.members if m.in_rotation()]
         if ready:
             return pick(self.strategy, ready)
         # Every endpoint is cooling down: the one back soonest takes the request (early probe)
