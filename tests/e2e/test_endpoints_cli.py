@@ -11,11 +11,15 @@ import json
 import os
 import re
 import socket
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.generate_project import assert_consistent_outputs, dlgforge, jsonl, write_config
+from tests.e2e.generate_project import (
+    assert_consistent_outputs, cli_command, cli_env, dlgforge, jsonl, kill_9_after, write_config,
+)
 from tests.fake_llm.server import FakeLLMServer
 from tests.support.project import write_kb
 
@@ -91,9 +95,9 @@ def test_openai_backend_on_a_closed_port_ends_before_the_first_conversation(shar
     _no_conversation_attempted(tmp_path / "output")
 
 
-def _managed(tmp_path: Path, port: int, faults: str = "") -> dict:
+def _managed(tmp_path: Path, port: int, server_args: str = "") -> dict:
     launch = ("{python} -m tests.fake_llm --port {port} --name r{replica} --model {served_model_name} "
-              f"--request-log {tmp_path}/req-{{replica}}.jsonl {faults}").strip()
+              f"--request-log {tmp_path}/req-{{replica}}.jsonl {server_args}").strip()
     return {"llm": {"backend": "vllm_managed", "base_url": None,
                     "vllm": {"model": "fake-model", "replicas": 2, "port_start": port,
                              "health_timeout_s": 120, "launch_command": launch}},
@@ -131,9 +135,25 @@ def test_vllm_managed_replicas_serve_the_run_and_are_stopped(shared_kb, tmp_path
 
 def test_vllm_managed_replicas_are_stopped_when_the_run_fails(shared_kb, tmp_path):
     config = write_config(tmp_path, "http://unused.invalid/v1", shared_kb,
-                          _managed(tmp_path, 18531, faults="--fault-500 1.0"))
+                          _managed(tmp_path, 18531, server_args="--fault-500 1.0"))
     done = dlgforge("run", str(config), cwd=tmp_path)
     assert done.returncode != 0
     assert (tmp_path / "req-0.jsonl").exists() and (tmp_path / "req-1.jsonl").exists()
     pids = _replica_pids(tmp_path / "output")
     assert len(pids) == 2 and not any(_alive(pid) for pid in pids)
+
+
+def test_vllm_managed_replicas_do_not_outlive_a_killed_run(shared_kb, tmp_path):
+    extra = _managed(tmp_path, 18541, server_args="--latency-ms 300")
+    extra["run"] = {"total_samples": 100}
+    config = write_config(tmp_path, "http://unused.invalid/v1", shared_kb, extra)
+    victim = subprocess.Popen(cli_command("run", str(config)), cwd=tmp_path, env=cli_env(),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    output = tmp_path / "output"
+    kill_9_after(victim, output, accepted=1)
+    pids = _replica_pids(output)
+    assert len(pids) == 2
+    deadline = time.monotonic() + 60  # Ray ends the dead driver's actors; their servers follow
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in pids)
