@@ -171,16 +171,22 @@ class ManagedServers:
             return
         import ray
 
-        refs = [actor.stop.remote(_STOP_GRACE_S) for actor in self.actors]
-        for index, (actor, ref) in enumerate(zip(self.actors, refs)):
-            try:
-                ray.get(ref, timeout=_STOP_GRACE_S + 15)
-            except Exception:  # noqa: BLE001 - the actor is gone: kill the group ourselves
+        if not ray.is_initialized():  # Ray was shut down under us: kill what we can reach
+            for index in range(len(self.actors)):
                 self._kill_locally(index)
-            try:
-                ray.kill(actor, no_restart=True)
-            except Exception:  # noqa: BLE001 - already dead
-                pass
+        else:
+            refs = [self._ask_stop(actor) for actor in self.actors]
+            for index, (actor, ref) in enumerate(zip(self.actors, refs)):
+                try:
+                    if ref is None:
+                        raise RuntimeError("the actor is gone")
+                    ray.get(ref, timeout=_STOP_GRACE_S + 15)
+                except Exception:  # noqa: BLE001 - the actor is gone: kill the group ourselves
+                    self._kill_locally(index)
+                try:
+                    ray.kill(actor, no_restart=True)
+                except Exception:  # noqa: BLE001 - already dead
+                    pass
         if self.actors:
             self._line(f"{len(self.actors)} replica(s) stopped")
         self._close_log()
@@ -198,6 +204,13 @@ class ManagedServers:
                 pass  # none left by an earlier run
             options.update(name=name, lifetime="detached")
         return ray.remote(ReplicaProcess).options(**options).remote()
+
+    @staticmethod
+    def _ask_stop(actor: Any) -> Any:
+        try:
+            return actor.stop.remote(_STOP_GRACE_S)
+        except Exception:  # noqa: BLE001 - the actor (or its cluster) is gone
+            return None
 
     def _check_gpus(self, ray: Any) -> None:
         need = self.vllm.replicas * self.vllm.num_gpus_per_replica

@@ -157,3 +157,19 @@ def test_vllm_managed_replicas_do_not_outlive_a_killed_run(shared_kb, tmp_path):
     while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(_alive(pid) for pid in pids)
+
+
+def test_vllm_managed_serves_the_shards_of_a_distributed_run(shared_kb, tmp_path):
+    extra = _managed(tmp_path, 18561)
+    extra["run"] = {"total_samples": 4, "batch_size": 4, "target_languages": ["en", "fr"],
+                    "distributed": {"enabled": True, "shards_per_language": 2, "num_workers": 2}}
+    config = write_config(tmp_path, "http://unused.invalid/v1", shared_kb, extra)
+    done = dlgforge("run", str(config), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    output = tmp_path / "output"
+    records = assert_consistent_outputs(output, 8)  # the servers outlived the first language's job
+    assert sorted(r["language"] for r in records) == ["en"] * 4 + ["fr"] * 4
+    for replica in (0, 1):  # the shards, in Ray workers, routed to both replicas
+        assert (tmp_path / f"req-{replica}.jsonl").read_text().strip(), replica
+    pids = _replica_pids(output)
+    assert len(pids) == 2 and not any(_alive(pid) for pid in pids)
