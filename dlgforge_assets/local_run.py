@@ -7,6 +7,7 @@ instance, so a CLI run shows up in `dagster dev` with its partitions and metadat
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import re
 import warnings
@@ -20,6 +21,7 @@ from dlgforge_assets.automation import CONVERSATIONS_JOB, EXPORT_JOB, KB_JOB, PU
 from dlgforge_assets.build import build_definitions
 from dlgforge_assets.instance import dagster_home_for, open_instance
 from dlgforge_core.errors import ConfigError, DlgforgeError, GateError
+from dlgforge_core.llm.vllm_managed import managed_llm
 
 # The CLI user did not write these APIs' call sites: Dagster's beta/preview notices are noise
 # on their terminal (the UI and `dagster` commands still show them to developers).
@@ -53,9 +55,10 @@ def run_through_dagster(config_path: Path, echo: Callable[[str], None] = print) 
     cfg = load_config(config_path)
     defs = build_definitions(cfg.config_path, echo_progress=True)
     home = dagster_home_for(cfg.base_dir)
-    with open_instance(home) as instance:
+    with open_instance(home) as instance, contextlib.ExitStack() as scope:
         echo(f"dagster instance: {home}")
         _execute(defs, KB_JOB, instance)
+        scope.enter_context(managed_llm(cfg, echo=echo))  # vllm_managed: servers for every job
         summaries, incomplete = [], []
         for language in cfg.run.target_languages:
             try:

@@ -7,11 +7,39 @@ does nothing otherwise.
 
 from __future__ import annotations
 
+from typing import Any
+
 from dagster_ray import LocalRay, RayResource
 from dagster_ray.configs import Lifecycle
+from pydantic import PrivateAttr
 
 
-class ClusterRay(RayResource):
+class _LeavesOuterRay:
+    """Joins a Ray runtime the process already has and leaves it running at cleanup.
+
+    `dlgforge run` with `llm.backend: vllm_managed` starts Ray (and the vLLM actors on it) once
+    for all its Dagster runs; a resource's `ray.shutdown()` after one partition would end them.
+    """
+
+    _joined: bool = PrivateAttr(default=False)
+
+    def connect(self, context: Any) -> Any:
+        import ray
+
+        self._joined = ray.is_initialized()
+        return super().connect(context)  # type: ignore[misc]
+
+    def cleanup(self, context: Any, exception: BaseException | None) -> None:
+        if self._joined:
+            self._context = None  # not ours to shut down
+        super().cleanup(context, exception)  # type: ignore[misc]
+
+
+class LocalRuntimeRay(_LeavesOuterRay, LocalRay):
+    """dagster-ray's `LocalRay` (a local runtime), leaving a runtime it joined running."""
+
+
+class ClusterRay(_LeavesOuterRay, RayResource):
     """An existing Ray cluster reached at `address` (e.g. `ray://head:10001` or `auto`)."""
 
     address: str
@@ -52,4 +80,4 @@ def ray_resource_for(address: str | None, num_cpus: int | None, connect: bool = 
     lifecycle = Lifecycle(connect=connect)
     if address:
         return ClusterRay(address=address, ray_init_options=options, lifecycle=lifecycle)
-    return LocalRay(ray_init_options=options, lifecycle=lifecycle)
+    return LocalRuntimeRay(ray_init_options=options, lifecycle=lifecycle)

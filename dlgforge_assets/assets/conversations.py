@@ -26,6 +26,13 @@ LLM_POOL = "llm"
 def _generate(cfg: "DlgforgeConfig", language: str, llm: LLMBackendResource, kb: KBResource, report) -> Any:
     """Run the engine for one language with the resources' client and knowledge base, or its
     shards on Ray (`run.distributed.enabled`: the `ray` resource has connected by then)."""
+    from dlgforge_core.llm.vllm_managed import managed_llm
+
+    with managed_llm(cfg) as served:  # vllm_managed: servers for this run (or `dlgforge run`'s)
+        return _generate_on(served, language, llm, kb, report)
+
+
+def _generate_on(cfg: "DlgforgeConfig", language: str, llm: LLMBackendResource, kb: KBResource, report) -> Any:
     from dlgforge_core.generation.engine import generate_language
 
     if cfg.run.distributed.enabled:
@@ -195,8 +202,10 @@ def judged_conversations(
     metadata: dict[str, Any] = {"judge_mode": cfg.judge.mode if cfg.judge.enabled else "off"}
     if cfg.judge.enabled and cfg.judge.mode == "offline":
         from dlgforge_core.judge.offline import run_offline_judge
+        from dlgforge_core.llm.vllm_managed import managed_llm
 
-        summary = run_offline_judge(cfg, echo=context.log.info)
+        with managed_llm(cfg) as served:
+            summary = run_offline_judge(served, echo=context.log.info)
         metadata.update(judged=summary.judged, skipped=summary.skipped, failed=summary.failed)
     else:
         output.reconcile()

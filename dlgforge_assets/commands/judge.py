@@ -22,8 +22,11 @@ def judge(config: Path) -> None:
     from dlgforge_core.export.folder import resolve_export_dir
     from dlgforge_core.judge.offline import run_offline_judge
 
+    from dlgforge_core.llm.vllm_managed import managed_llm
+
     cfg = load_and_report(config)
-    summary = run_offline_judge(cfg, echo=click.echo)
+    with managed_llm(cfg, echo=click.echo) as served:  # vllm_managed: servers while judging
+        summary = run_offline_judge(served, echo=click.echo)
     export_dir = resolve_export_dir(cfg) if summary.judged else None
     if export_dir is not None and (export_dir / "manifest.json").is_file():
         click.echo(f"note: {export_dir} was prepared before these scores; refresh it "

@@ -56,6 +56,8 @@ class RoutingConfig(Section):
 
     strategy: Literal["weighted_least_inflight", "round_robin", "latency_ewma"] = "weighted_least_inflight"
     endpoints: list[RouteEndpoint] = Field(default_factory=list)
+    max_failures: int = Field(default=3, ge=1)  # failures in a row that start a cool-down
+    cooldown_s: float = Field(default=30.0, gt=0.0)
 
 
 class VLLMConfig(Section):

@@ -136,7 +136,6 @@ def _resolve_paths(cfg: DlgforgeConfig) -> None:
 # Settings the config format reserves for features still to come. They are refused, never
 # silently ignored: a user who asks for them must know they are not in effect.
 _NOT_AVAILABLE = {
-    "llm.backend (vllm_managed)": lambda cfg: cfg.llm.backend == "vllm_managed",
     "store.backend (postgres)": lambda cfg: cfg.store.backend == "postgres",
 }
 
@@ -171,6 +170,9 @@ def _check(cfg: DlgforgeConfig, source: str, check_paths: bool, require_models: 
     _store_without_dsn(cfg)
     if cfg.llm.backend == "vllm_attach" and not cfg.llm.routing.endpoints:
         raise ConfigError(f"{source}: llm.routing.endpoints: vllm_attach needs at least one endpoint")
+    from dlgforge_core.llm.vllm_managed import check_vllm_config
+
+    check_vllm_config(cfg, source)
     for key, wanted in _NOT_AVAILABLE.items():
         if wanted(cfg):
             raise ConfigError(f"{source}: {key}: not available in this version of dlgforge")

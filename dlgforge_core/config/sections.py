@@ -309,6 +309,7 @@ class RayConfig(Section):
 
     address: str | None = None
     num_cpus: int | None = Field(default=None, ge=1)
+    num_gpus: float | None = Field(default=None, ge=0)  # local runtime only (None: detected)
 
 
 class PostgresStoreConfig(Section):

@@ -151,6 +151,8 @@ class _LanguageRun:
             self.log.info("[%s] %s already complete: %d/%d accepted, nothing to do",
                           self.tag, self.run_id, self.accepted, self.target)
             return await self._finish(memory, usage_before, calls_before, status="complete")
+        if hasattr(self.llm, "check"):
+            await self.llm.check()  # pre-flight: endpoints reachable, keys good (llm/health.py)
         ctx = await self._context(memory)
         self.memory = memory
         memory.accepted_indices |= self.state.dropped_indices()  # one skip set, shared with _admit

@@ -21,15 +21,18 @@ def run_generation(cfg: Any, languages: list[str] | None = None, echo: Echo = pr
     report = kb.build(progress=echo)
     echo(f"knowledge base: {report.documents} documents, index {kb.index_version}")
     targets = list(languages or cfg.run.target_languages)
-    if cfg.judge.enabled and cfg.judge.mode == "online":
-        from dlgforge_core.judge.self_check import ensure_self_check
+    from dlgforge_core.llm.vllm_managed import managed_llm
 
-        ensure_self_check(cfg, kb=kb, echo=echo)
-    summaries = asyncio.run(_generate_all(cfg, kb, targets, echo))
-    if cfg.judge.enabled and cfg.judge.mode == "offline":
-        from dlgforge_core.judge.offline import run_offline_judge
+    with managed_llm(cfg, echo=echo) as served:  # vllm_managed: the servers live for the run
+        if cfg.judge.enabled and cfg.judge.mode == "online":
+            from dlgforge_core.judge.self_check import ensure_self_check
 
-        run_offline_judge(cfg, echo=echo)
+            ensure_self_check(served, kb=kb, echo=echo)
+        summaries = asyncio.run(_generate_all(served, kb, targets, echo))
+        if cfg.judge.enabled and cfg.judge.mode == "offline":
+            from dlgforge_core.judge.offline import run_offline_judge
+
+            run_offline_judge(served, echo=echo)
         store = OutputStore(cfg)
         for summary in summaries:
             summary.mean_judge_score, _ = judge_mean_and_preview(store, summary.run_id, summary.language)

@@ -28,8 +28,11 @@ def connect_ray(cfg: Any) -> None:
     options = dict(RAY_INIT_OPTIONS)
     if cfg.ray.address:
         options["address"] = cfg.ray.address
-    elif cfg.ray.num_cpus:
-        options["num_cpus"] = cfg.ray.num_cpus
+    else:
+        if cfg.ray.num_cpus:
+            options["num_cpus"] = cfg.ray.num_cpus
+        if cfg.ray.num_gpus is not None:
+            options["num_gpus"] = cfg.ray.num_gpus
     try:
         ray.init(**options)
     except (ConnectionError, RuntimeError) as err:

@@ -135,12 +135,13 @@ class LLMClient:
         return LLMResult(value, total, cached=False, reasoning=response.reasoning)
 
     async def check(self, agents: Iterable[str] | None = None) -> None:
-        """Build the agents' backends and health-check those that support it (routers)."""
+        """Build the agents' backends and run each one's pre-flight health check once
+        (``llm/health.py``): an unreachable endpoint or a rejected key is an ``LLMSetupError``."""
+        from dlgforge_core.llm.health import preflight
+
         for agent in agents or self.cfg.needed_agents():
-            backend = (await self._resolve(agent)).backend
-            check = getattr(backend, "check", None)
-            if check is not None:
-                await check()
+            resolved = await self._resolve(agent)
+            await preflight(resolved.backend, resolved.settings, self.cfg, agent)
 
     def limiters(self) -> dict[str, Any]:
         """The in-flight limiter of every HTTP endpoint in use, by endpoint."""
@@ -210,6 +211,8 @@ class LLMClient:
             options: dict[str, Any] = {} if self._endpoints is None else {"endpoints": self._endpoints}
             if self._max_inflight is not None:
                 options["max_inflight"] = self._max_inflight
+            if kind != "openai" and self._log.path is not None:
+                options["log_dir"] = self._log.path.parent  # the router's lines go to run.log
             backend = self._backends[key] = make_backend(settings, self.cfg, **options)
         return backend
 

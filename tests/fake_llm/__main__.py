@@ -39,6 +39,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", default="",
                         help="tag for the generator's questions (several servers, one run)")
+    parser.add_argument("--max-concurrency", type=int, default=None,
+                        help="serve at most this many requests at once (the rest queue)")
     parser.add_argument("--keep-alive-s", type=float, default=60.0)
     parser.add_argument("--request-log", default=None,
                         help="append one JSON line per request to this file")
@@ -58,7 +60,8 @@ def main(argv: list[str] | None = None) -> None:
                            api_key=args.api_key, models=args.model or ["fake-model"],
                            host=args.host, port=args.port, seed=args.seed,
                            request_log=args.request_log, name=args.name,
-                           keep_alive_s=args.keep_alive_s)
+                           keep_alive_s=args.keep_alive_s,
+                           max_concurrency=args.max_concurrency)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())

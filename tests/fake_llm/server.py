@@ -42,7 +42,8 @@ class FakeLLMServer:
     ``reject_formats`` lists response_format types answered with HTTP 400 (e.g.
     ``("json_schema",)``); ``api_key``, when set, is required as a Bearer token;
     ``chunked`` sends completions with chunked transfer encoding; ``keep_alive_s`` is how
-    long an idle connection stays open; ``name`` goes into the default generator's
+    long an idle connection stays open; ``max_concurrency`` caps the requests served at
+    once (the rest queue, as on a server at capacity); ``name`` goes into the default generator's
     questions, so several servers serving one run never repeat each other.
     """
 
@@ -53,7 +54,8 @@ class FakeLLMServer:
                  api_key: str | None = None, models: Iterable[str] = ("fake-model",),
                  host: str = "127.0.0.1", port: int = 0, seed: int = 0,
                  request_log: str | Path | None = None, chunked: bool = False,
-                 keep_alive_s: float = 60.0, name: str = ""):
+                 keep_alive_s: float = 60.0, name: str = "",
+                 max_concurrency: int | None = None):
         if script not in SCRIPTS:
             raise ValueError(f"unknown script {script!r}; known: {sorted(SCRIPTS)}")
         self.latency = latency
@@ -67,6 +69,8 @@ class FakeLLMServer:
         self.chunked = chunked
         self.name = name
         self.keep_alive_s = keep_alive_s
+        self.max_concurrency = max_concurrency
+        self._capacity: asyncio.Semaphore | None = None
         self.requests: list[RecordedRequest] = []
         self.inflight = 0
         self.max_concurrent = 0
@@ -180,12 +184,18 @@ class FakeLLMServer:
         if not isinstance(body, dict):
             return _error(400, "request body is not a JSON object")
         record = self._record(request, body)
+        if self.max_concurrency and self._capacity is None:
+            self._capacity = asyncio.Semaphore(self.max_concurrency)
+        if self._capacity is not None:
+            await self._capacity.acquire()
         self.inflight += 1
         self.max_concurrent = max(self.max_concurrent, self.inflight)
         try:
             response = await self._answer(record)
         finally:
             self.inflight -= 1
+            if self._capacity is not None:
+                self._capacity.release()
         record.status = response.status_code
         self._log(record)
         return response

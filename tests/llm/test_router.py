@@ -59,33 +59,51 @@ def test_round_robin_alternates_and_endpoint_model_overrides(make_cfg):
         assert {r.model for r in b.requests} == {"other"}
 
 
-def test_unreachable_endpoint_fails_the_health_check_naming_it(make_cfg):
+def test_unreachable_endpoint_is_reported_and_the_run_goes_on(make_cfg, log_dir, capsys):
     with FakeLLMServer() as gone:
         dead_url = gone.base_url
     with FakeLLMServer() as alive:
         cfg = make_cfg(None, backend="vllm_attach", routing={"endpoints": [
             {"base_url": alive.base_url}, {"base_url": dead_url}]})
-        with pytest.raises(LLMSetupError) as err:
-            run(lambda c: c.check(), cfg)
-        assert alive.requests == []  # nothing was generated before the check failed
+        results = run(_concurrent(6), cfg, log_dir=log_dir)
+        assert len(results) == 6 and len(alive.requests) == 6
+    lines = [line for line in capsys.readouterr().err.splitlines() if dead_url in line]
+    assert len(lines) == 1
+    assert lines[0].startswith("warning: llm.routing.endpoints[1].base_url: ")
+    assert "unreachable (connection refused" in lines[0]
+    assert "going on with 1 of 2 endpoints" in lines[0]
+    assert f"{dead_url} is unreachable" in (log_dir / "run.log").read_text()
+
+
+def test_no_healthy_endpoint_fails_fast_naming_each(make_cfg, capsys):
+    with FakeLLMServer() as gone_a, FakeLLMServer() as gone_b:
+        dead = [gone_a.base_url, gone_b.base_url]
+    cfg = make_cfg(None, backend="vllm_attach", routing={"endpoints": [
+        {"base_url": url} for url in dead]})
+    with pytest.raises(LLMSetupError) as err:
+        run(_concurrent(1), cfg)
     message = str(err.value)
-    assert "\n" not in message
-    assert message.startswith("llm.routing.endpoints[1].base_url: ")
-    assert dead_url in message and "unreachable" in message
+    assert "\n" not in message and message.startswith("llm.routing.endpoints: no healthy endpoint")
+    assert all(url in message for url in dead)
+    reported = [line for line in capsys.readouterr().err.splitlines() if "unreachable" in line]
+    assert [next(url for url in dead if url in line) for line in reported] == dead
 
 
-def test_health_check_uses_each_endpoints_key(make_cfg):
+def test_health_check_uses_each_endpoints_key(make_cfg, capsys):
     with FakeLLMServer(api_key="key-a") as a, FakeLLMServer(api_key="key-b") as b:
         good = _routed_cfg(make_cfg, [a, b], ep0={"api_key": "key-a"},
                            ep1={"api_key": "key-b"})
         results = run(_concurrent(4), good)
         assert len(results) == 4 and a.requests and b.requests
+        a.reset()
+        b.reset()
         bad = _routed_cfg(make_cfg, [a, b], ep0={"api_key": "key-a"},
                           ep1={"api_key": "wrong"})
-        with pytest.raises(LLMSetupError) as err:
-            run(_concurrent(1), bad)  # checked before the first request
-    assert "llm.routing.endpoints[1].base_url" in str(err.value)
-    assert "HTTP 401" in str(err.value) and "wrong" not in str(err.value)
+        results = run(_concurrent(4), bad)  # the endpoint with the bad key is left out
+        assert len(results) == 4 and len(a.requests) == 4 and b.requests == []
+    err = capsys.readouterr().err
+    assert "llm.routing.endpoints[1].base_url" in err and "rejected the API key (HTTP 401" in err
+    assert "out for the run" in err and "wrong" not in err
 
 
 def test_routing_without_endpoints_is_refused_with_the_key_named(make_cfg):
