@@ -254,13 +254,13 @@ class ManagedServers:
             kill_group(self.infos[index]["pgid"], _STOP_GRACE_S)
 
     def _log_dir(self):
-        return self.cfg.output_dir / "logs" / "vllm"
+        return self.cfg.logs_dir / "vllm"
 
     def _line(self, line: str) -> None:
         if self._log is None:
             from dlgforge_core.generation.run_log import RunLog
 
-            self._log = RunLog(self.cfg.output_dir / "logs", "vllm")
+            self._log = RunLog(self.cfg.logs_dir, "vllm")
         self._log.info("[vllm] %s", line)
 
     def _close_log(self) -> None:

@@ -53,7 +53,7 @@ def test_conversations_asset_runs_its_own_replicas_and_stops_them(tmp_path: Path
     for replica in (0, 1):
         lines = (tmp_path / f"req-{replica}.jsonl").read_text().splitlines()
         assert lines and {json.loads(line)["status"] for line in lines} == {200}
-    log = (tmp_path / "output" / "logs" / "run.log").read_text()
+    log = (tmp_path / "logs" / "run.log").read_text()
     pids = [int(pid) for pid in re.findall(r"\[vllm\] replica \d+: pid (\d+)", log)]
     assert len(pids) == 2 and not any(_alive(pid) for pid in pids)
     assert "[vllm] 2 replica(s) stopped" in log

@@ -42,8 +42,14 @@ def cli_command(*args: str) -> list[str]:
     return command + list(args)
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+
 def cli_env() -> dict[str, str]:
-    return {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    """The test environment, offline, with the repository importable from any folder (the
+    loopback server that ``vllm_managed`` tests launch in place of vLLM is ``tests.fake_llm``)."""
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONPATH": path}
 
 
 def dlgforge(*args: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -45,7 +45,7 @@ def _attach(endpoints: list[dict]) -> dict:
 
 def _no_conversation_attempted(output: Path) -> None:
     assert jsonl(output / "synthetic_qa.jsonl") == []
-    llm_log = output / "logs" / "llm.log"
+    llm_log = output.parent / "logs" / "llm.log"
     assert not llm_log.exists() or llm_log.read_text().strip() == ""
     states = list((output / "run_state").glob("*.json")) if (output / "run_state").exists() else []
     assert all(json.loads(p.read_text()).get("accepted", 0) == 0 for p in states)
@@ -64,7 +64,7 @@ def test_dead_endpoint_is_reported_and_the_run_completes_on_the_keyed_one(shared
     reported = [line for line in (done.stdout + done.stderr).splitlines() if dead in line]
     assert reported and reported[0].startswith("warning: llm.routing.endpoints[0].base_url: ")
     assert "unreachable (connection refused" in reported[0]
-    assert f"{dead} is unreachable" in (tmp_path / "output" / "logs" / "run.log").read_text()
+    assert f"{dead} is unreachable" in (tmp_path / "logs" / "run.log").read_text()
 
 
 def test_no_healthy_endpoint_fails_fast_with_each_named(shared_kb, tmp_path):
@@ -105,7 +105,7 @@ def _managed(tmp_path: Path, port: int, server_args: str = "") -> dict:
 
 
 def _replica_pids(output: Path) -> list[int]:
-    log = (output / "logs" / "run.log").read_text(encoding="utf-8")
+    log = (output.parent / "logs" / "run.log").read_text(encoding="utf-8")
     return [int(pid) for pid in re.findall(r"\[vllm\] replica \d+: pid (\d+)", log)]
 
 
@@ -127,7 +127,7 @@ def test_vllm_managed_replicas_serve_the_run_and_are_stopped(shared_kb, tmp_path
     for replica in (0, 1):
         statuses = [json.loads(line)["status"] for line in (tmp_path / f"req-{replica}.jsonl").read_text().splitlines()]
         assert statuses and set(statuses) == {200}, replica
-        assert (output / "logs" / "vllm" / f"replica-{replica}.log").exists()
+        assert (output.parent / "logs" / "vllm" / f"replica-{replica}.log").exists()
     pids = _replica_pids(output)
     assert len(pids) == 2 and not any(_alive(pid) for pid in pids)
     assert "vllm_managed: 2 replica(s) healthy" in done.stdout

@@ -76,7 +76,7 @@ def test_partial_failure_then_rerun_judges_only_the_rest(server, make_config):
                    .read_text().splitlines()]
     assert [r["metadata"]["conversation_id"] for r in judged_rows] == [
         "main-en-000000", "main-en-000002"]
-    log = (cfg.output_dir / "logs" / "judge.log").read_text()
+    log = (cfg.logs_dir / "judge.log").read_text()
     assert "[judge-offline] main-en-000001 failed reason=" in log
     assert "[judge-offline] main-en-000002 turn=1 score=4" in log
 

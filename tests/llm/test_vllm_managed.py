@@ -47,7 +47,7 @@ def _cfg(tmp_path: Path, port: int, **vllm) -> object:
 
 
 def _pids(cfg) -> list[int]:
-    log = (cfg.output_dir / "logs" / "run.log").read_text(encoding="utf-8")
+    log = (cfg.logs_dir / "run.log").read_text(encoding="utf-8")
     return [int(pid) for pid in re.findall(r"\[vllm\] replica \d+: pid (\d+)", log)]
 
 
@@ -62,7 +62,7 @@ def _alive(pid: int) -> bool:
 
 def _ask_many(cfg, n: int) -> int:
     async def main() -> int:
-        client = LLMClient(cfg, log_dir=cfg.output_dir / "logs")
+        client = LLMClient(cfg, log_dir=cfg.logs_dir)
         try:
             await client.check()
             replies = await asyncio.gather(*(client.structured("qa_generator", ask(i), QuestionReply)
@@ -84,9 +84,9 @@ def test_two_replicas_start_serve_and_stop(tmp_path):
     for replica in (0, 1):
         lines = (tmp_path / f"req-{replica}.jsonl").read_text().splitlines()
         assert lines and all(json.loads(line)["status"] == 200 for line in lines)
-        assert (cfg.output_dir / "logs" / "vllm" / f"replica-{replica}.log").read_text().startswith("$ ")
+        assert (cfg.logs_dir / "vllm" / f"replica-{replica}.log").read_text().startswith("$ ")
     assert not any(_alive(pid) for pid in pids)
-    assert "2 replica(s) stopped" in (cfg.output_dir / "logs" / "run.log").read_text()
+    assert "2 replica(s) stopped" in (cfg.logs_dir / "run.log").read_text()
 
 
 def test_a_failing_run_still_stops_the_replicas(tmp_path):
@@ -145,7 +145,7 @@ def test_more_gpus_than_the_cluster_has_is_refused_before_starting(tmp_path):
                                             r"the Ray cluster has 2"):
         with managed_llm(cfg, echo=lambda line: None):
             pytest.fail("the scope must not be entered")
-    log = cfg.output_dir / "logs" / "run.log"
+    log = cfg.logs_dir / "run.log"
     assert not log.exists() or "pid" not in log.read_text()  # no replica was started
 
 
