@@ -129,7 +129,6 @@ def _resolve_paths(cfg: DlgforgeConfig) -> None:
 # silently ignored: a user who asks for them must know they are not in effect.
 _NOT_AVAILABLE = {
     "llm.backend (vllm_managed)": lambda cfg: cfg.llm.backend == "vllm_managed",
-    "store.backend (postgres)": lambda cfg: cfg.store.backend == "postgres",
 }
 
 
@@ -155,6 +154,9 @@ def _check(cfg: DlgforgeConfig, source: str, check_paths: bool, require_models: 
                 )
     _resolve_web_search_key(cfg, source, required=require_models)
     _store_without_dsn(cfg)
+    if cfg.store.backend == "postgres" and not cfg.store.dsn:
+        raise ConfigError(f"{source}: store.postgres.dsn: store.backend postgres needs a DSN "
+                          "(set store.postgres.dsn or DLGFORGE_POSTGRES_DSN)")
     if cfg.llm.backend == "vllm_attach" and not cfg.llm.routing.endpoints:
         raise ConfigError(f"{source}: llm.routing.endpoints: vllm_attach needs at least one endpoint")
     for key, wanted in _NOT_AVAILABLE.items():

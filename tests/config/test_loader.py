@@ -294,7 +294,6 @@ def test_commented_out_section_reads_as_empty(write_config) -> None:
 
 @pytest.mark.parametrize("yaml_text, key", [
     ("llm:\n  backend: vllm_managed\n  vllm: {model: m}\n", "llm.backend (vllm_managed)"),
-    ("store:\n  backend: postgres\n  dsn: postgresql://u@h/db\n", "store.backend (postgres)"),
 ])
 def test_features_not_yet_available_are_refused_not_ignored(write_config, yaml_text, key) -> None:
     with pytest.raises(ConfigError, match=re.escape(f"{key}: not available in this version")):
