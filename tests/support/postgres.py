@@ -57,6 +57,11 @@ class PgCluster:
             shutil.chown(self.root / "sock", "postgres")
         subprocess.run([*self._as_postgres(), str(PG_BIN / "initdb"), "-D", str(self.root / "data"), "-U",
                         "postgres", "--auth=trust", "-E", "UTF8"], check=True, capture_output=True)
+        hba = self.root / "data" / "pg_hba.conf"  # one role that must give its password
+        hba.write_text("local all all trust\nhost all dlg_pw 127.0.0.1/32 scram-sha-256\n"
+                       "host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n", encoding="utf-8")
+        if os.geteuid() == 0:
+            shutil.chown(hba, "postgres")
         self.admin_url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
         return self.start()
 
