@@ -6,6 +6,7 @@ The DSN may hold a password: messages name only host, port, database and user.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -67,10 +68,30 @@ def _reason(err: BaseException) -> str:
     return " ".join(text.replace("FATAL:", "").split())
 
 
+def _probe(dsn: str) -> str | None:
+    """Why a new connection fails now (the pool only says it waited), or None when it works."""
+    import psycopg
+
+    try:
+        with psycopg.connect(dsn, connect_timeout=CONNECT_TIMEOUT_S):
+            return None
+    except psycopg.Error as err:
+        return _reason(err)
+
+
+def _quiet_pool_logs() -> None:
+    """The pool logs every failed reconnection; the store reports a lost server in one line."""
+    logger = logging.getLogger("psycopg.pool")
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+    logger.propagate = False
+
+
 def make_pool(dsn: str, min_size: int, max_size: int, statement_timeout_ms: int) -> Any:
     """An open psycopg pool (connections checked when taken: a restarted server is noticed)."""
     from psycopg_pool import ConnectionPool
 
+    _quiet_pool_logs()
     pool = ConnectionPool(
         conninfo=dsn, min_size=min_size, max_size=max_size, open=False, timeout=POOL_WAIT_S,
         kwargs=connection_kwargs(statement_timeout_ms), check=ConnectionPool.check_connection,
@@ -91,9 +112,10 @@ def store_errors(where: Callable[[Any], str]) -> Callable[[Callable[..., T]], Ca
             try:
                 return method(self, *args, **kwargs)
             except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as err:
+                reason = _probe(self.dsn) if isinstance(err, PoolTimeout) else None
                 raise StoreError(
                     f"store.postgres: lost the PostgreSQL server at {where(self)} "
-                    f"({_reason(err)}); re-run the same command to resume") from None
+                    f"({reason or _reason(err)}); re-run the same command to resume") from None
             except psycopg.Error as err:
                 raise StoreError(f"store.postgres: {method.__name__} failed at {where(self)}: "
                                  f"{first_line(err)}") from None
