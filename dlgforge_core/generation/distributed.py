@@ -50,28 +50,31 @@ class ShardFailed(RuntimeError):
 
 
 def run_language_distributed(cfg: Any, language: str, progress: Progress | None = None,
-                             echo: Callable[[str], Any] | None = None) -> LanguageSummary:
+                             echo: Callable[[str], Any] | None = None,
+                             ray_connection: Callable[[], None] | None = None) -> LanguageSummary:
     """Run every shard of ``language`` on Ray and merge their summaries into the language's.
 
     Shards that are already complete return at once with zero LLM calls, so a resume re-runs
     only the unfinished ones. Every shard is waited for before an error is raised: the user's
     error (``DlgforgeError``) as it is, anything else as ``ShardFailed`` naming the shard.
+    ``ray_connection`` makes Ray ready (the Dagster ``ray`` resource's); by default
+    ``connect_ray`` reaches ``ray.address`` or starts a local runtime.
     """
     store = open_store(cfg)  # a bad DSN or an unreachable server: one line, before Ray starts
     try:
-        return _run_on_store(cfg, language, store, progress, echo)
+        return _run_on_store(cfg, language, store, progress, echo, ray_connection or (lambda: connect_ray(cfg)))
     finally:
         store.close()
 
 
 def _run_on_store(cfg: Any, language: str, store: Store, progress: Progress | None,
-                  echo: Callable[[str], Any] | None) -> LanguageSummary:
+                  echo: Callable[[str], Any] | None, ray_connection: Callable[[], None]) -> LanguageSummary:
     import ray
 
     shards = all_shards(cfg.run.distributed.shards_per_language)
     checkpoints_to_start(  # the user's mistakes, before Ray starts
         store, cfg.run.resume_run_id or cfg.run.run_id, language, shards[0], bool(cfg.run.resume_run_id))
-    connect_ray(cfg)
+    ray_connection()
     task = ray.remote(num_cpus=1, max_retries=_WORKER_RETRIES)(run_shard)
     driver = (socket.gethostname(), os.getpid())
     index = None if store.kind == "file" else ray.put(pack_dir(cfg.index_dir))
