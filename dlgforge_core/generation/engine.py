@@ -35,6 +35,7 @@ from dlgforge_core.generation.web_search import WebSearchProvider, WebSearchTool
 from dlgforge_core.generation.start import checkpoints_to_start
 from dlgforge_core.store.base import Store
 from dlgforge_core.store.open import open_store
+from dlgforge_core.store.outputs import OutputStore
 from dlgforge_core.store.run_state import DroppedConversation, LanguageState, utc_now
 
 Progress = Callable[[int, int, float, float | None], None]
@@ -103,6 +104,9 @@ class _LanguageRun:
         self.target: int = shard.share(cfg.run.total_samples)
         self.slots: int = max(1, shard.share(cfg.run.batch_size))
         self.store: Store = store if store is not None else open_store(cfg, prepare=False)
+        # A whole language on a database store is run by the driver: it keeps the output folder
+        # in step as it commits (off the event loop), so the view at the end has nothing to redo.
+        self.mirror = OutputStore(cfg) if self.store.kind != "file" and shard.whole else None
         self.log = RunLog(cfg.output_dir / "logs", f"{self.run_id}-{language}{shard.suffix}")
         self.accepted = 0
         self.accepted_new = 0
@@ -115,12 +119,13 @@ class _LanguageRun:
         self._started = time.monotonic()
         self._cond = asyncio.Condition()
         self.writer = CommitQueue(
-            commit=lambda records: self.store.commit_group(records, self._admit),
+            commit=self._commit,
             on_committed=self._committed, on_failed=self._wake_slots, tick=self._tick,
             limit=self.slots, every_s=_CHECKPOINT_EVERY_S)
         self._foreign_same_language = 0
         self._dirty = False
         self._last_checkpoint = 0.0
+        self._last_sync = 0.0
         self._last_progress = 0.0
 
     async def execute(self) -> LanguageSummary:
@@ -315,9 +320,19 @@ class _LanguageRun:
             self._cond.notify_all()
 
     async def _tick(self) -> None:
-        await asyncio.to_thread(self.budget.sync)
+        now = time.monotonic()  # with no cap set, the counter only records usage: once a second
+        if self.budget.enabled or now - self._last_sync >= _CHECKPOINT_EVERY_S:
+            self._last_sync = now
+            await asyncio.to_thread(self.budget.sync)
         if self._dirty and time.monotonic() - self._last_checkpoint >= _CHECKPOINT_EVERY_S:
             await self._checkpoint("running")
+
+    def _commit(self, records: list[dict]) -> list[dict]:
+        """Writer thread: the store's commit point, then (a database store) the folder's copy."""
+        committed = self.store.commit_group(records, self._admit)
+        if self.mirror is not None and committed:
+            self.mirror.commit_many(committed)
+        return committed
 
     def _admit(self, foreign: list[dict], records: list[dict]) -> list[dict]:
         """Writer thread, under the folder lock: absorb what other processes committed.
@@ -369,6 +384,8 @@ class _LanguageRun:
     async def _finish(
         self, memory: LoadedMemory, usage_before: dict, calls_before: int, status: str
     ) -> LanguageSummary:
+        if self.budget is not None:
+            await asyncio.to_thread(self.budget.sync)  # the run's counter holds every token spent
         delta = usage_delta(self.llm.usage.by_agent(), usage_before)
         self.state.usage = add_usage(self.state.usage, delta)
         self.state.accepted = self.accepted

@@ -14,14 +14,22 @@ from dlgforge_core.store.run_state import RunStateStore
 
 
 def write_output_view(cfg: Any, store: Any) -> int:
-    """Rewrite the output folder from ``store``; returns the number of records written.
+    """Make the output folder equal to ``store``; returns the number of records it holds.
 
-    A no-op for the file store (the folder is the store)."""
+    The records are rewritten unless the folder already holds exactly the store's
+    conversations (the driver's engine appends each commit group to it as it goes); the run
+    state is always rewritten. A no-op for the file store (the folder is the store)."""
     if store.kind == "file":
         return 0
     outputs = OutputStore(cfg)
-    count = outputs.replace_records(store.accepted_records())
-    outputs.reconcile()  # conversation files of records the store no longer holds go away
+    report = outputs.reconcile()  # torn tails repaired, derived files in step with the records
+    folder = [r["conversation_id"] for r in outputs.accepted_records()]
+    held = store.conversation_ids()
+    if len(folder) == len(held) and set(folder) == held:  # kept in step while committing
+        count = report.committed
+    else:
+        count = outputs.replace_records(store.accepted_records())
+        outputs.reconcile()  # conversation files of records the store no longer holds go away
     states = RunStateStore(cfg.output_dir)
     for run_id in store.run_ids():
         for state in store.states_of(run_id):

@@ -1,9 +1,9 @@
 """``PostgresStore``: the ``Store`` protocol on a PostgreSQL database shared by every shard.
 
-The commit point is one transaction per commit group: each conversation inserts its row
-(unique run/language/index) and its normalized-question hashes (unique within the run) under
-a savepoint, so a conversation whose question another worker committed first is left out and
-the rest of the group commits. Records are kept as their JSON text (key order preserved).
+The commit point is one transaction per commit group: the group's rows (unique
+run/language/index) and their normalized-question hashes (unique within the run) go in with
+one statement each; a conversation whose index or question another worker holds is removed
+again inside the transaction, and the rest of the group commits. Records are kept as their JSON text (key order preserved).
 """
 
 from __future__ import annotations
@@ -23,10 +23,6 @@ from dlgforge_core.store.run_state import LanguageState, utc_now
 
 _PAGE = 500
 _where = store_errors(lambda self: self.where)
-
-
-class _Taken(Exception):
-    """The conversation's index or one of its questions is already in the run."""
 
 
 def _hashes(record: dict[str, Any]) -> list[bytes]:
@@ -88,10 +84,12 @@ class PostgresStore:
 
     @_where
     def commit_group(self, records: list[dict[str, Any]], admit: Admit | None = None) -> list[dict[str, Any]]:
+        """One transaction: the group's rows, then their question hashes (in one order, so two
+        groups never deadlock); a record whose index or question was taken is removed again."""
         with self._conn() as conn, conn.transaction():
             if admit is not None:
                 records = admit(self._foreign(conn, records), records)
-            committed = [record for record in records if self._insert(conn, record)]
+            committed = self._insert_group(conn, records) if records else []
         self._mine.update(r["conversation_id"] for r in committed)
         return committed
 
@@ -115,33 +113,33 @@ class PostgresStore:
                              (others,)).fetchall()
         return [json.loads(text) for (text,) in texts]
 
-    def _insert(self, conn: Any, record: dict[str, Any]) -> bool:
-        hashes = _hashes(record)
-        try:
-            with conn.transaction():  # a savepoint: a taken record leaves the rest of the group
-                row = conn.execute(
-                    "insert into dlg_conversations (run_id, language, conversation_index, conversation_id, record) "
-                    "values (%s, %s, %s, %s, %s) on conflict do nothing returning seq",
-                    (record["run_id"], record["language"], int(record["conversation_index"]),
-                     record["conversation_id"], dumps(record))).fetchone()
-                if row is None:
-                    raise _Taken
-                if hashes:
-                    with conn.cursor() as cur:
-                        cur.executemany(
-                            "insert into dlg_questions (run_id, question_hash, conversation_id) "
-                            "values (%s, %s, %s) on conflict do nothing returning 1",
-                            [(record["run_id"], h, record["conversation_id"]) for h in hashes], returning=True)
-                        claimed = 0
-                        while True:
-                            claimed += len(cur.fetchall())
-                            if not cur.nextset():
-                                break
-                    if claimed < len(hashes):
-                        raise _Taken
-        except _Taken:
-            return False
-        return True
+    def _insert_group(self, conn: Any, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        ordered = sorted(records, key=lambda r: r["conversation_id"])
+        rows = conn.execute(
+            "insert into dlg_conversations (run_id, language, conversation_index, conversation_id, record) "
+            "select * from unnest(%s::text[], %s::text[], %s::int[], %s::text[], %s::text[]) "
+            "on conflict do nothing returning conversation_id",
+            ([r["run_id"] for r in ordered], [r["language"] for r in ordered],
+             [int(r["conversation_index"]) for r in ordered], [r["conversation_id"] for r in ordered],
+             [dumps(r) for r in ordered])).fetchall()
+        inserted = {cid for (cid,) in rows}
+        wanted = {r["conversation_id"]: (r["run_id"], _hashes(r)) for r in ordered if r["conversation_id"] in inserted}
+        claims = sorted((run_id, h, cid) for cid, (run_id, hashes) in wanted.items() for h in hashes)
+        claimed: dict[str, int] = {}
+        if claims:
+            got = conn.execute(
+                "insert into dlg_questions (run_id, question_hash, conversation_id) "
+                "select * from unnest(%s::text[], %s::bytea[], %s::text[]) "
+                "on conflict do nothing returning conversation_id",
+                ([c[0] for c in claims], [c[1] for c in claims], [c[2] for c in claims])).fetchall()
+            for (cid,) in got:
+                claimed[cid] = claimed.get(cid, 0) + 1
+        taken = [cid for cid, (_, hashes) in wanted.items() if claimed.get(cid, 0) < len(hashes)]
+        if taken:  # another conversation of the run holds one of their questions
+            conn.execute("delete from dlg_questions where conversation_id = any(%s)", (taken,))
+            conn.execute("delete from dlg_conversations where conversation_id = any(%s)", (taken,))
+        keep = set(wanted) - set(taken)
+        return [r for r in records if r["conversation_id"] in keep]
 
     @_where
     def claim_question(self, run_id: str, question: str, conversation_id: str) -> bool:
@@ -189,13 +187,10 @@ class PostgresStore:
         return count
 
     @_where
-    def count_accepted(self, run_id: str, language: str | None = None) -> int:
-        query, params = "select count(*) from dlg_conversations where run_id = %s", [run_id]
-        if language is not None:
-            query += " and language = %s"
-            params.append(language)
+    def conversation_ids(self) -> set[str]:
+        """Every accepted conversation id of the database (all runs)."""
         with self._conn() as conn:
-            return int(conn.execute(query, params).fetchone()[0])
+            return {cid for (cid,) in conn.execute("select conversation_id from dlg_conversations")}
 
     # checkpoints ------------------------------------------------------------------
 
