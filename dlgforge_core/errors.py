@@ -26,3 +26,7 @@ class ExportError(DlgforgeError):
 
 class GateError(DlgforgeError):
     """A quality gate blocks the push: the message names the gate and offending records."""
+
+
+class StoreError(DlgforgeError):
+    """The store (PostgreSQL) cannot be reached or used: bad DSN, server gone, newer schema."""

@@ -1,8 +1,9 @@
 """The Ray resource slot (dagster-ray): a local runtime, or a cluster at `ray.address`.
 
 `conversations` requires it; it connects (`ray.init`) only for a distributed config
-(`run.distributed.enabled`), before the language's shards are submitted as Ray tasks, and
-does nothing otherwise.
+(`run.distributed.enabled`), and the language's shards are submitted as Ray tasks on that
+connection (the asset refuses to run them when the resource did not connect); it does
+nothing otherwise.
 """
 
 from __future__ import annotations
@@ -63,6 +64,17 @@ class ClusterRay(_LeavesOuterRay, RayResource):
     @property
     def ready(self) -> bool:
         return True
+
+
+def require_connected(resource: RayResource | None) -> None:
+    """The shards' Ray is the resource's: refuse to start one behind its back."""
+    import ray
+
+    from dlgforge_core.errors import DlgforgeError
+
+    if resource is None or not resource.connected or not ray.is_initialized():
+        raise DlgforgeError("ray: run.distributed.enabled needs the Dagster `ray` resource connected "
+                            "(its lifecycle.connect is off); build the resources from this config")
 
 
 def ray_resource_for(address: str | None, num_cpus: int | None, connect: bool = False) -> RayResource:

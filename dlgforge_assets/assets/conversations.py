@@ -23,22 +23,26 @@ GENERATION_GROUP = "generation"
 LLM_POOL = "llm"
 
 
-def _generate(cfg: "DlgforgeConfig", language: str, llm: LLMBackendResource, kb: KBResource, report) -> Any:
+def _generate(cfg: "DlgforgeConfig", language: str, llm: LLMBackendResource, kb: KBResource, report,
+              ray: RayResource | None = None) -> Any:
     """Run the engine for one language with the resources' client and knowledge base, or its
-    shards on Ray (`run.distributed.enabled`: the `ray` resource has connected by then)."""
+    shards on Ray (`run.distributed.enabled`: on the Ray the `ray` resource connected)."""
     from dlgforge_core.llm.vllm_managed import managed_llm
 
     with managed_llm(cfg) as served:  # vllm_managed: servers for this run (or `dlgforge run`'s)
-        return _generate_on(served, language, llm, kb, report)
+        return _generate_on(served, language, llm, kb, report, ray)
 
 
-def _generate_on(cfg: "DlgforgeConfig", language: str, llm: LLMBackendResource, kb: KBResource, report) -> Any:
+def _generate_on(cfg: "DlgforgeConfig", language: str, llm: LLMBackendResource, kb: KBResource, report,
+                 ray: RayResource | None = None) -> Any:
     from dlgforge_core.generation.engine import generate_language
 
     if cfg.run.distributed.enabled:
         from dlgforge_core.generation.distributed import run_language_distributed
+        from resources.ray import require_connected
 
-        return run_language_distributed(cfg, language, progress=report)
+        return run_language_distributed(cfg, language, progress=report,
+                                        ray_connection=lambda: require_connected(ray))
 
     knowledge = kb.open(cfg)
 
@@ -92,8 +96,8 @@ def build_conversations_asset(partitions_def: dg.PartitionsDefinition) -> dg.Ass
         conversations for the run id, continuing from the checkpoint after a failure and
         never regenerating an accepted conversation; a complete partition is a no-op with
         zero LLM calls. With `run.distributed.enabled`, the language's shards run as Ray
-        tasks on the same output folder (the `ray` resource connects first; otherwise it
-        does nothing). Fails (after writing what it accepted) when it stops short of the
+        tasks on the Ray the `ray` resource connected to (otherwise it does nothing); with
+        the PostgreSQL store they write only to the database and this asset writes the folder. Fails (after writing what it accepted) when it stops short of the
         target for any reason other than the token budget.
         """
         cfg = dlgforge_config.load()
@@ -103,7 +107,7 @@ def build_conversations_asset(partitions_def: dg.PartitionsDefinition) -> dg.Ass
                 f"run.target_languages: partition {language!r} is not in {cfg.run.target_languages}"
             )
         check = _self_check(cfg, llm, kb, context) if cfg.judge.mode == "online" else None
-        summary = _generate(cfg, language, llm, kb, progress.reporter(context.log, language))
+        summary = _generate(cfg, language, llm, kb, progress.reporter(context.log, language), ray)
         output = store.open(cfg)
         dropped = dict(summary.dropped_by_reason)
         metadata: dict[str, Any] = {

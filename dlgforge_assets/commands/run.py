@@ -18,7 +18,10 @@ def run(config: Path) -> None:
     """
     from dlgforge_assets.commands.config_warnings import load_and_report
 
-    load_and_report(config)  # a bad config fails in one line before Dagster is even imported
+    from dlgforge_core.store.open import check_store
+
+    cfg = load_and_report(config)  # a bad config fails in one line before Dagster is even imported
+    check_store(cfg)  # so does a PostgreSQL store that cannot be reached (before any LLM call)
     from dlgforge_assets.local_run import RunFailed, run_through_dagster
 
     try:

@@ -133,13 +133,6 @@ def _resolve_paths(cfg: DlgforgeConfig) -> None:
             setattr(section, key, cfg.resolve_path(value))
 
 
-# Settings the config format reserves for features still to come. They are refused, never
-# silently ignored: a user who asks for them must know they are not in effect.
-_NOT_AVAILABLE = {
-    "store.backend (postgres)": lambda cfg: cfg.store.backend == "postgres",
-}
-
-
 def _store_without_dsn(cfg: DlgforgeConfig) -> None:
     """``store.backend: postgres`` with no DSN on one machine runs on the file store (warned).
 
@@ -168,14 +161,14 @@ def _check(cfg: DlgforgeConfig, source: str, check_paths: bool, require_models: 
             except AgentEndpointError as err:
                 raise ConfigError(f"{source}: {err}") from None
     _store_without_dsn(cfg)
+    if cfg.store.backend == "postgres" and not cfg.store.dsn:
+        raise ConfigError(f"{source}: store.postgres.dsn: store.backend postgres needs a DSN "
+                          "(set store.postgres.dsn or DLGFORGE_POSTGRES_DSN)")
     if cfg.llm.backend == "vllm_attach" and not cfg.llm.routing.endpoints:
         raise ConfigError(f"{source}: llm.routing.endpoints: vllm_attach needs at least one endpoint")
     from dlgforge_core.llm.vllm_managed import check_vllm_config
 
     check_vllm_config(cfg, source)
-    for key, wanted in _NOT_AVAILABLE.items():
-        if wanted(cfg):
-            raise ConfigError(f"{source}: {key}: not available in this version of dlgforge")
     _check_distributed(cfg, source)
     if cfg.cache_dir == cfg.output_dir or cfg.output_dir in cfg.cache_dir.parents:
         raise ConfigError(f"{source}: llm.cache.dir: must not be inside saving.output_dir ({cfg.cache_dir})")

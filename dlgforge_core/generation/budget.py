@@ -3,6 +3,10 @@
 Caps (``run.budget.max_tokens`` and ``run.budget.per_agent.<agent>``) count prompt plus
 completion tokens of the whole run: what earlier sessions and languages recorded in the
 run state, plus what the LLM client spent since this language started.
+
+With a ``counter`` (the store's ``add_usage``: one counter per run, added to atomically) every
+shard of a run spends from the same budget: ``sync`` adds this process's spend since the last
+sync and reads the run's total back; between syncs the local spend is added on top.
 """
 
 from __future__ import annotations
@@ -53,19 +57,33 @@ class BudgetGovernor:
     """Answers "may a new conversation start?" from the caps and the spend so far."""
 
     def __init__(self, budget_cfg: Any, prior: UsageByAgent, current: Callable[[], UsageByAgent],
-                 share: float = 1.0) -> None:
-        """``share`` < 1: one shard of a distributed language, which holds that share of every
-        cap and of the prior spend (shards run at once and cannot see each other's spend)."""
+                 share: float = 1.0, counter: Callable[[dict[str, int]], dict[str, int]] | None = None) -> None:
+        """``share`` < 1: one shard holding that share of every cap and of the prior spend (the
+        fallback without a shared counter). With ``counter``, ``prior`` is the counter's
+        (read at the first ``sync``) and ``share`` is ignored."""
         self.max_tokens: int | None = budget_cfg.max_tokens
         per_agent = budget_cfg.per_agent
         self.per_agent: dict[str, int] = {
             agent: cap for agent in AGENTS if (cap := getattr(per_agent, agent, None)) is not None
         }
-        self._share = share
-        self._prior = {agent: tokens * share for agent, tokens in tokens_by_agent(prior).items()}
+        self._counter = counter
+        self._share = 1.0 if counter is not None else share
+        self._prior = {agent: tokens * self._share for agent, tokens in tokens_by_agent(prior).items()}
         self._current = current
         self._baseline = tokens_by_agent(current())
         self.reached: str | None = None
+        self.spent_at_stop: int | None = None
+
+    def sync(self) -> None:
+        """Add this process's spend since the last sync to the shared counter and read the
+        run's totals back (blocking: a database or file round trip). No-op without a counter."""
+        if self._counter is None:
+            return
+        now = tokens_by_agent(self._current())
+        delta = {a: v - self._baseline.get(a, 0) for a, v in now.items() if v - self._baseline.get(a, 0)}
+        totals = self._counter(delta)
+        self._baseline = {**self._baseline, **now}
+        self._prior = {agent: float(tokens) for agent, tokens in totals.items()}
 
     @property
     def enabled(self) -> bool:
@@ -91,4 +109,6 @@ class BudgetGovernor:
         for agent, cap in self.per_agent.items():
             if spent.get(agent, 0) >= cap * share:
                 self.reached = f"run.budget.per_agent.{agent}={cap}"
+        if self.reached is not None:
+            self.spent_at_stop = int(sum(spent.values()))
         return self.reached is not None

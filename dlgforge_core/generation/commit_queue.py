@@ -5,7 +5,7 @@ task (``run``) commits whatever has queued up with a single ``commit`` call in a
 thread, hands the outcome back through ``on_committed``, and calls ``tick`` (the run-state
 checkpoint) at least once a second. A slot waits only when more than ``limit``
 conversations are queued, so a slow disk slows generation down instead of piling up
-records in memory. A failed commit fails every queued entry, sets ``error``, calls
+records in memory. A failed commit (or tick) fails every queued entry, sets ``error``, calls
 ``on_failed`` (the engine stops its slots) and is raised by ``run``.
 """
 
@@ -72,7 +72,11 @@ class CommitQueue:
             batch, self._pending = self._pending, []
             if batch:
                 await self._commit_batch(batch)
-            await self._tick()
+            try:
+                await self._tick()
+            except BaseException as err:  # a checkpoint the store refused: stop like a failed commit
+                await self._fail(err, [])
+                raise
             if self._closing and not self._pending:
                 return
 
@@ -80,14 +84,17 @@ class CommitQueue:
         try:
             committed = await asyncio.to_thread(self._commit, [record for record, *_ in batch])
         except BaseException as err:
-            self.error = err
-            for *_, done in batch + self._pending:  # queued ones will never be committed
-                if not done.done():
-                    done.set_exception(err)
-                    done.exception()  # retrieved: nobody may be waiting on it
-            self._pending = []
-            await self._on_failed()
+            await self._fail(err, batch)
             raise
         await self._on_committed(batch, committed)
         for *_, done in batch:
             done.set_result(None)
+
+    async def _fail(self, err: BaseException, batch: list[Entry]) -> None:
+        self.error = err
+        for *_, done in batch + self._pending:  # queued ones will never be committed
+            if not done.done():
+                done.set_exception(err)
+                done.exception()  # retrieved: nobody may be waiting on it
+        self._pending = []
+        await self._on_failed()

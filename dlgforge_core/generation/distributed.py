@@ -1,14 +1,18 @@
-"""Distributed generation: the shards of one language run as Ray tasks on one output folder.
+"""Distributed generation: the shards of one language run as Ray tasks on one store.
 
 ``run.distributed.shards_per_language: S`` splits a language into S shards (see ``Shard``),
 each a Ray task in its own worker process with its own event loop, LLM client and KB index
-handle. At most ``run.distributed.num_workers`` shards of a language run at once. They share
-the output folder (``saving.output_dir``): commits take the folder's lock and absorb what the
-other shards committed, so dedup stays exact across them, and each shard checkpoints to its
-own file. The folder and the KB index must be on a filesystem every Ray node sees (always the
-case for the local runtime started on demand). Ray is reached at ``ray.address``, or a local
-runtime is started with ``ray.num_cpus`` CPUs; one already initialized (the Dagster ``ray``
-resource) is used as it is.
+handle. At most ``run.distributed.num_workers`` shards of a language run at once, all on one
+``Store``: the token budget is one counter they all spend from, and dedup stays exact across
+them (the file store: the folder's lock; PostgreSQL: unique keys).
+
+With the file store the shards share the output folder, which (with the KB index) must be
+on a filesystem every Ray node sees. With PostgreSQL nothing is shared but the database: the
+driver sends the config and the built KB index through Ray's object store, each shard writes
+only to the database, and the driver writes the output folder from it once the shards are
+done. A shard whose worker dies is retried by Ray and resumes from its checkpoint, repeating
+nothing accepted. Ray is reached at ``ray.address``, or a local runtime is started with
+``ray.num_cpus`` CPUs; one already initialized (the Dagster ``ray`` resource) is used as is.
 """
 
 from __future__ import annotations
@@ -25,12 +29,15 @@ from dlgforge_core.errors import DlgforgeError
 from dlgforge_core.generation.budget import add_usage
 from dlgforge_core.generation.engine import Progress, generate_language
 from dlgforge_core.generation.ray_runtime import connect_ray
+from dlgforge_core.generation.shard_payload import open_sandbox, pack_dir
 from dlgforge_core.generation.shards import Shard, all_shards
+from dlgforge_core.generation.start import checkpoints_to_start
 from dlgforge_core.generation.summary import LanguageSummary, judge_mean_and_preview
-from dlgforge_core.store.outputs import OutputStore
-from dlgforge_core.store.run_state import RunStateStore
+from dlgforge_core.store.base import Store
+from dlgforge_core.store.open import open_store
 
 _POLL_S = 1.0
+_WORKER_RETRIES = 3  # a shard whose worker process dies runs again (it resumes its checkpoint)
 _WATCH_DRIVER_S = 0.2
 _watched_drivers: set[int] = set()  # per worker process (Ray reuses workers for later shards)
 # The first status that is not "complete" names a merged language (a shard that ran out of
@@ -43,25 +50,38 @@ class ShardFailed(RuntimeError):
 
 
 def run_language_distributed(cfg: Any, language: str, progress: Progress | None = None,
-                             echo: Callable[[str], Any] | None = None) -> LanguageSummary:
+                             echo: Callable[[str], Any] | None = None,
+                             ray_connection: Callable[[], None] | None = None) -> LanguageSummary:
     """Run every shard of ``language`` on Ray and merge their summaries into the language's.
 
     Shards that are already complete return at once with zero LLM calls, so a resume re-runs
     only the unfinished ones. Every shard is waited for before an error is raised: the user's
     error (``DlgforgeError``) as it is, anything else as ``ShardFailed`` naming the shard.
+    ``ray_connection`` makes Ray ready (the Dagster ``ray`` resource's); by default
+    ``connect_ray`` reaches ``ray.address`` or starts a local runtime.
     """
+    store = open_store(cfg)  # a bad DSN or an unreachable server: one line, before Ray starts
+    try:
+        return _run_on_store(cfg, language, store, progress, echo, ray_connection or (lambda: connect_ray(cfg)))
+    finally:
+        store.close()
+
+
+def _run_on_store(cfg: Any, language: str, store: Store, progress: Progress | None,
+                  echo: Callable[[str], Any] | None, ray_connection: Callable[[], None]) -> LanguageSummary:
     import ray
 
     shards = all_shards(cfg.run.distributed.shards_per_language)
-    RunStateStore(cfg.output_dir).checkpoints_to_start(  # the user's mistakes, before Ray starts
-        cfg.run.resume_run_id or cfg.run.run_id, language, shards[0], bool(cfg.run.resume_run_id))
-    connect_ray(cfg)
-    task = ray.remote(num_cpus=1, max_retries=0)(run_shard)
+    checkpoints_to_start(  # the user's mistakes, before Ray starts
+        store, cfg.run.resume_run_id or cfg.run.run_id, language, shards[0], bool(cfg.run.resume_run_id))
+    ray_connection()
+    task = ray.remote(num_cpus=1, max_retries=_WORKER_RETRIES)(run_shard)
     driver = (socket.gethostname(), os.getpid())
+    index = None if store.kind == "file" else ray.put(pack_dir(cfg.index_dir))
     waiting, running = list(shards), {}
     summaries: list[LanguageSummary] = []
     errors: list[BaseException] = []
-    watch = _ProgressWatch(cfg, language, progress)
+    watch = _ProgressWatch(cfg, language, store, progress)
     if echo is not None:
         echo(f"[{language}] {len(shards)} shards on Ray, at most "
              f"{cfg.run.distributed.num_workers} at once")
@@ -69,7 +89,7 @@ def run_language_distributed(cfg: Any, language: str, progress: Progress | None 
         while waiting or running:
             while waiting and len(running) < cfg.run.distributed.num_workers:
                 shard = waiting.pop(0)
-                running[task.remote(cfg, language, shard, driver)] = shard
+                running[task.remote(cfg, language, shard, driver, index)] = shard
             done, _ = ray.wait(list(running), num_returns=1, timeout=_POLL_S)
             for ref in done:
                 shard = running.pop(ref)
@@ -83,12 +103,19 @@ def run_language_distributed(cfg: Any, language: str, progress: Progress | None 
             ray.cancel(ref, force=True)
     if errors:
         raise errors[0]
-    return _merge(cfg, language, summaries)
+    summary = _merge(cfg, language, store, summaries)
+    if store.kind != "file":
+        from dlgforge_core.store.view import write_output_view
+
+        write_output_view(cfg, store)
+    return summary
 
 
-def run_shard(cfg: Any, language: str, shard: Shard, driver: tuple[str, int]) -> LanguageSummary:
+def run_shard(cfg: Any, language: str, shard: Shard, driver: tuple[str, int],
+              index: bytes | None = None) -> LanguageSummary:
     """One shard, in a Ray worker: its own KB handle, and an LLM client holding the shard's share
-    of ``llm.max_inflight``.
+    of ``llm.max_inflight``. With ``index`` (a database store) the shard runs in a scratch
+    folder of its node holding that KB index, and writes only to the database.
 
     A worker on the driver's host exits when the driver dies (a kill -9 of ``dlgforge run``):
     Ray would let it run on for seconds, long enough to race the resume. The shard's
@@ -100,7 +127,12 @@ def run_shard(cfg: Any, language: str, shard: Shard, driver: tuple[str, int]) ->
     from dlgforge_core.kb import KnowledgeBase
     from dlgforge_core.llm.client import LLMClient
 
-    kb = KnowledgeBase(cfg)
+    sandbox = None
+    kb_cfg = cfg
+    if index is not None:
+        sandbox = open_sandbox(cfg, index)
+        cfg, kb_cfg = sandbox.cfg, sandbox.kb_cfg
+    kb = KnowledgeBase(kb_cfg)
 
     async def _main() -> LanguageSummary:
         client = LLMClient(cfg, log_dir=cfg.logs_dir,
@@ -110,7 +142,11 @@ def run_shard(cfg: Any, language: str, shard: Shard, driver: tuple[str, int]) ->
         finally:
             await client.aclose()
 
-    return asyncio.run(_main())
+    try:
+        return asyncio.run(_main())
+    finally:
+        if sandbox is not None:
+            sandbox.remove()
 
 
 def _exit_with_driver(pid: int) -> None:
@@ -137,7 +173,7 @@ def _shard_error(err: BaseException, language: str, shard: Shard) -> BaseExcepti
     return ShardFailed(f"[{language}{shard.label}] failed: {type(cause).__name__}: {detail}".rstrip(": "))
 
 
-def _merge(cfg: Any, language: str, parts: list[LanguageSummary]) -> LanguageSummary:
+def _merge(cfg: Any, language: str, store: Store, parts: list[LanguageSummary]) -> LanguageSummary:
     """One language's summary from its shards' (the judge mean and preview over the language)."""
     usage: dict[str, dict[str, int]] = {}
     dropped: dict[str, int] = {}
@@ -148,7 +184,7 @@ def _merge(cfg: Any, language: str, parts: list[LanguageSummary]) -> LanguageSum
     run_id = parts[0].run_id if parts else (cfg.run.resume_run_id or cfg.run.run_id)
     statuses = {part.status for part in parts}
     status = next(st for st in _STATUS_ORDER if st in statuses or st == "complete")
-    mean, preview = judge_mean_and_preview(OutputStore(cfg), run_id, language)
+    mean, preview = judge_mean_and_preview(store, run_id, language)
     accepted = sum(part.accepted_total for part in parts)
     return LanguageSummary(
         language=language,
@@ -173,8 +209,8 @@ class _ProgressWatch:
     """Progress of a distributed language, read from its shards' checkpoints (written at most
     once a second by each shard)."""
 
-    def __init__(self, cfg: Any, language: str, progress: Progress | None) -> None:
-        self.states = RunStateStore(cfg.output_dir)
+    def __init__(self, cfg: Any, language: str, store: Store, progress: Progress | None) -> None:
+        self.states = store
         self.run_id = cfg.run.resume_run_id or cfg.run.run_id
         self.language, self.target, self.progress = language, cfg.run.total_samples, progress
         self._started = time.monotonic()

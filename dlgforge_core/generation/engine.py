@@ -8,18 +8,22 @@ Accepted conversations are written by one writer task (``CommitQueue``: group co
 event loop); the run state is checkpointed at most once a second and at the end.
 
 One shard of a distributed language (``Shard``) runs the same way over its own conversation
-indices, with its share of the target, the slots and the budget, and its own checkpoint.
+indices, with its share of the target and the slots, and its own checkpoint. Every read and
+write goes through the ``Store`` (file or PostgreSQL); the token budget is the run's shared
+counter in the store, synced after every commit group.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
 
 from dlgforge_core.errors import DlgforgeError
-from dlgforge_core.generation.budget import BudgetGovernor, add_usage, total_usage, usage_delta
+from dlgforge_core.generation.budget import BudgetGovernor, add_usage, usage_delta
 from dlgforge_core.generation.commit_queue import CommitQueue, Entry
 from dlgforge_core.generation.conversation import ConversationDropped, ConversationRun, LanguageContext
 from dlgforge_core.generation.coverage import Planner
@@ -28,8 +32,11 @@ from dlgforge_core.generation.run_log import RunLog
 from dlgforge_core.generation.shards import Shard
 from dlgforge_core.generation.summary import LanguageSummary, judge_mean_and_preview
 from dlgforge_core.generation.web_search import WebSearchProvider, WebSearchTool
+from dlgforge_core.generation.start import checkpoints_to_start
+from dlgforge_core.store.base import Store
+from dlgforge_core.store.open import open_store
 from dlgforge_core.store.outputs import OutputStore
-from dlgforge_core.store.run_state import DroppedConversation, LanguageState, RunStateStore, utc_now
+from dlgforge_core.store.run_state import DroppedConversation, LanguageState, utc_now
 
 Progress = Callable[[int, int, float, float | None], None]
 AGENTS = ("qa_generator", "kb_responder", "qa_judge")
@@ -45,6 +52,7 @@ async def generate_language(
     judge: Any | None = None,
     web_search: WebSearchProvider | None = None,
     shard: Shard = Shard(),
+    store: Store | None = None,
 ) -> LanguageSummary:
     """Generate until ``run.total_samples`` conversations of ``language`` are accepted.
 
@@ -54,9 +62,22 @@ async def generate_language(
     With ``retrieval.web_search`` enabled, the responder's web search uses ``web_search``
     (the caller closes it), else a provider built from the config and closed at the end.
     With ``shard``, only that shard's conversations and share of the target.
+    ``store``: the caller's (kept open), else the configured one (closed at the end). A whole
+    language on a database store ends by writing the output folder from it (the driver's view).
     """
-    run = _LanguageRun(cfg, language, llm, kb, progress, judge, web_search, shard)
-    return await run.execute()
+    own = store is None
+    store = store or open_store(cfg, prepare=False)
+    try:
+        run = _LanguageRun(cfg, language, llm, kb, progress, judge, web_search, shard, store)
+        summary = await run.execute()
+        if shard.whole and store.kind != "file":
+            from dlgforge_core.store.view import write_output_view
+
+            await asyncio.to_thread(write_output_view, cfg, store)
+        return summary
+    finally:
+        if own:
+            await asyncio.to_thread(store.close)
 
 
 class _LanguageRun:
@@ -70,6 +91,7 @@ class _LanguageRun:
         judge: Any | None,
         web_search: WebSearchProvider | None = None,
         shard: Shard = Shard(),
+        store: Store | None = None,
     ) -> None:
         self.cfg, self.language, self.llm, self.kb = cfg, language, llm, kb
         self.shard = shard
@@ -81,8 +103,10 @@ class _LanguageRun:
         self.run_id: str = cfg.run.resume_run_id or cfg.run.run_id
         self.target: int = shard.share(cfg.run.total_samples)
         self.slots: int = max(1, shard.share(cfg.run.batch_size))
-        self.store = OutputStore(cfg)
-        self.states = RunStateStore(cfg.output_dir)
+        self.store: Store = store if store is not None else open_store(cfg, prepare=False)
+        # A whole language on a database store is run by the driver: it keeps the output folder
+        # in step as it commits (off the event loop), so the view at the end has nothing to redo.
+        self.mirror = OutputStore(cfg) if self.store.kind != "file" and shard.whole else None
         self.log = RunLog(cfg.logs_dir, f"{self.run_id}-{language}{shard.suffix}")
         self.accepted = 0
         self.accepted_new = 0
@@ -95,12 +119,13 @@ class _LanguageRun:
         self._started = time.monotonic()
         self._cond = asyncio.Condition()
         self.writer = CommitQueue(
-            commit=lambda records: self.store.commit_many(records, self._admit),
+            commit=self._commit,
             on_committed=self._committed, on_failed=self._wake_slots, tick=self._tick,
             limit=self.slots, every_s=_CHECKPOINT_EVERY_S)
         self._foreign_same_language = 0
         self._dirty = False
         self._last_checkpoint = 0.0
+        self._last_sync = 0.0
         self._last_progress = 0.0
 
     async def execute(self) -> LanguageSummary:
@@ -135,15 +160,16 @@ class _LanguageRun:
 
     async def _execute(self) -> LanguageSummary:
         cfg = self.cfg
-        checkpoints = await asyncio.to_thread(self.states.checkpoints_to_start, self.run_id, self.language,
+        await asyncio.to_thread(self.store.prepare)
+        checkpoints = await asyncio.to_thread(checkpoints_to_start, self.store, self.run_id, self.language,
                                               self.shard, bool(cfg.run.resume_run_id))
-        await asyncio.to_thread(self.store.reconcile)
         memory = await asyncio.to_thread(load_memory, self.store, cfg, self.run_id, self.language)
         self.state = next((s for s in checkpoints if s.shard == self.shard.index), None) or LanguageState(
             run_id=self.run_id, language=self.language, target=self.target, started_at=utc_now(),
             shard=self.shard.index, shards=self.shard.count,
         )
         self.state.target = self.target
+        self.state.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.accepted = sum(1 for index in memory.accepted_indices if self.shard.owns(index))
         usage_before = self.llm.usage.by_agent()
         calls_before = self.llm.calls_made
@@ -160,10 +186,9 @@ class _LanguageRun:
         # The attempt cap is per invocation: drops of an earlier, failed invocation (a dead
         # server, say) must not use up the attempts of the resume.
         self.attempts = self.accepted
-        prior_usage = await asyncio.to_thread(
-            lambda: total_usage(state.usage for state in self.states.states_of(self.run_id)))
-        self.budget = BudgetGovernor(cfg.run.budget, prior_usage, self.llm.usage.by_agent,
-                                     share=1.0 / self.shard.count)
+        self.budget = BudgetGovernor(cfg.run.budget, {}, self.llm.usage.by_agent,
+                                     counter=lambda tokens: self.store.add_usage(self.run_id, tokens))
+        await asyncio.to_thread(self.budget.sync)  # the run's spend so far, every shard's
         self._started = time.monotonic()
         self.log.info("[%s] run %s: %d/%d accepted at start, batch_size %d",
                       self.tag, self.run_id, self.accepted, self.target, self.slots)
@@ -230,8 +255,9 @@ class _LanguageRun:
                     return None
                 if self.budget.exhausted():
                     if not self.budget_stop:
-                        self.log.info("[%s] budget reached (%s): no new conversations",
-                                      self.tag, self.budget.reached)
+                        self.log.info("[%s] budget reached (%s, %s tokens spent by the run): no new "
+                                      "conversations", self.tag, self.budget.reached, self.budget.spent_at_stop)
+                        self.state.budget_spent_at_stop = self.budget.spent_at_stop
                     self.budget_stop = True
                     return None
                 if self.accepted + len(self.inflight) < self.target:
@@ -296,8 +322,19 @@ class _LanguageRun:
             self._cond.notify_all()
 
     async def _tick(self) -> None:
+        now = time.monotonic()  # with no cap set, the counter only records usage: once a second
+        if self.budget.enabled or now - self._last_sync >= _CHECKPOINT_EVERY_S:
+            self._last_sync = now
+            await asyncio.to_thread(self.budget.sync)
         if self._dirty and time.monotonic() - self._last_checkpoint >= _CHECKPOINT_EVERY_S:
             await self._checkpoint("running")
+
+    def _commit(self, records: list[dict]) -> list[dict]:
+        """Writer thread: the store's commit point, then (a database store) the folder's copy."""
+        committed = self.store.commit_group(records, self._admit)
+        if self.mirror is not None and committed:
+            self.mirror.commit_many(committed)
+        return committed
 
     def _admit(self, foreign: list[dict], records: list[dict]) -> list[dict]:
         """Writer thread, under the folder lock: absorb what other processes committed.
@@ -327,7 +364,7 @@ class _LanguageRun:
         snapshot = self.state.model_copy(deep=True)
         self._dirty = False
         self._last_checkpoint = time.monotonic()
-        await asyncio.to_thread(self.states.save, snapshot)
+        await asyncio.to_thread(self.store.save_checkpoint, snapshot)
 
     def _report_progress(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -349,6 +386,8 @@ class _LanguageRun:
     async def _finish(
         self, memory: LoadedMemory, usage_before: dict, calls_before: int, status: str
     ) -> LanguageSummary:
+        if self.budget is not None:
+            await asyncio.to_thread(self.budget.sync)  # the run's counter holds every token spent
         delta = usage_delta(self.llm.usage.by_agent(), usage_before)
         self.state.usage = add_usage(self.state.usage, delta)
         self.state.accepted = self.accepted

@@ -22,7 +22,8 @@ class LoadedMemory:
 
 
 def load_memory(store: Any, cfg: Any, run_id: str, language: str) -> LoadedMemory:
-    """One streaming pass over ``synthetic_qa.jsonl``: every language and run of the folder.
+    """One streaming pass over the store's dedup scope (the file store: every language and run
+    of the folder; PostgreSQL: the run).
 
     Blocking (file I/O): call it through ``asyncio.to_thread``.
     """
@@ -31,8 +32,7 @@ def load_memory(store: Any, cfg: Any, run_id: str, language: str) -> LoadedMemor
         dedup=QuestionIndex(),
         near_dup=NearDupFilter(near_cfg.threshold, near_cfg.num_perm) if near_cfg.enabled else None,
     )
-    store.mark_seen()  # records appended after this point are absorbed at commit time
-    for record in store.accepted_records():
+    for record in store.memory_records(run_id):  # later commits are absorbed at commit time
         memory.dedup.load_records([record])
         if memory.near_dup is not None:
             memory.near_dup.load_records([record])

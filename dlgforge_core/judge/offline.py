@@ -64,6 +64,14 @@ def run_offline_judge(cfg: Any, echo: Callable[[str], None] = print) -> OfflineJ
         # another process committed while we were judging is kept, not lost.
         fresh = store.accepted_records()
         store.replace_records(judged.get(r["conversation_id"], r) for r in fresh)
+        if cfg.store.backend == "postgres":  # the folder is the database's view: keep them equal
+            from dlgforge_core.store.open import open_store
+
+            database = open_store(cfg)
+            try:
+                database.replace_records(judged.values())
+            finally:
+                database.close()
     echo(
         f"judge: {summary.judged} judged, {summary.skipped} already judged, "
         f"{summary.failed} failed, mean score "

@@ -206,7 +206,7 @@ def ensure_self_check(cfg: Any, make_client: Callable[[], Any] | None = None, kb
     async def probe() -> SelfCheckResult:
         from dlgforge_core.llm.client import LLMClient
 
-        judge.llm = make_client() if make_client else LLMClient(cfg, log_dir=cfg.output_dir / "logs")
+        judge.llm = make_client() if make_client else LLMClient(cfg, log_dir=cfg.logs_dir)
         try:
             return await run_self_check(cfg, judge, kb.catalog.chunks, index_version, language)
         finally:

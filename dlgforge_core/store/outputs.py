@@ -132,6 +132,11 @@ class OutputStore:
                 continue
             yield record
 
+    def memory_records(self, run_id: str | None = None) -> Iterator[dict]:
+        """Every accepted record of the folder (the dedup scope: all runs), after ``mark_seen``."""
+        self.mark_seen()
+        return self.accepted_records()
+
     def commit(self, record: dict[str, Any]) -> None:
         """Accept one conversation (see :meth:`commit_many`)."""
         self.commit_many([record])

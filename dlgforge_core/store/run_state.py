@@ -45,6 +45,8 @@ class LanguageState(BaseModel):
     dropped: list[DroppedConversation] = Field(default_factory=list)
     usage: dict[str, dict[str, int]] = Field(default_factory=dict)
     status: Status = "running"
+    budget_spent_at_stop: int | None = None  # the run's tokens when this one hit the budget
+    worker: str = ""  # host:pid of the process that wrote this checkpoint last
     started_at: str = ""
     updated_at: str = ""
 

@@ -292,14 +292,6 @@ def test_commented_out_section_reads_as_empty(write_config) -> None:
     assert cfg.run.batch_size == 8 and cfg.judge.enabled is False
 
 
-@pytest.mark.parametrize("yaml_text, key", [
-    ("store:\n  backend: postgres\n  dsn: postgresql://u@h/db\n", "store.backend (postgres)"),
-])
-def test_features_not_yet_available_are_refused_not_ignored(write_config, yaml_text, key) -> None:
-    with pytest.raises(ConfigError, match=re.escape(f"{key}: not available in this version")):
-        load_config(write_config("llm:\n  model: m\n" + yaml_text if "llm:" not in yaml_text else yaml_text))
-
-
 def test_distributed_settings_load_and_bad_ones_name_the_key(write_config) -> None:
     cfg = load_config(write_config(
         "llm: {model: m}\nrun:\n  batch_size: 4\n  distributed: {enabled: true, shards_per_language: 4}\n"

@@ -1,13 +1,11 @@
-"""Fixtures for the Dagster tests: a tiny project, a temp DAGSTER_HOME, a throwaway PostgreSQL."""
+"""Fixtures for the Dagster tests: a tiny project, a temp DAGSTER_HOME (PostgreSQL: tests/support/postgres.py)."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +15,6 @@ import yaml
 from tests.fake_llm.server import FakeLLMServer
 
 REPO = Path(__file__).resolve().parents[2]
-PG_BIN = next((p for p in (Path("/usr/local/bin"), Path("/usr/lib/postgresql/15/bin")) if (p / "initdb").exists()), None)
 
 BLOCKING = {"schema_valid", "unique_questions", "turn_counts_in_bounds", "judge_score_threshold", "drop_rate"}
 """The blocking quality checks (the PII and language checks only warn)."""
@@ -76,35 +73,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A PostgreSQL URL: DLGFORGE_TEST_PG_DSN when set, else a throwaway local cluster."""
-    given = os.environ.get("DLGFORGE_TEST_PG_DSN")
-    if given:
-        yield given
-        return
-    if PG_BIN is None:
-        pytest.fail("PostgreSQL binaries (initdb, pg_ctl) not found and DLGFORGE_TEST_PG_DSN is not set")
-    root = Path(tempfile.mkdtemp(prefix="dlgforge-pg-"))
-    data, sockets, port = root / "data", root / "sock", free_port()
-    sockets.mkdir()
-    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    if as_postgres:
-        shutil.chown(root, "postgres")
-        shutil.chown(sockets, "postgres")
-    subprocess.run([*as_postgres, str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres",
-                    "--auth=trust", "-E", "UTF8"], check=True, capture_output=True)
-    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1"
-    subprocess.run([*as_postgres, str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", options, "-w",
-                    "-l", str(root / "server.log"), "start"], check=True, capture_output=True)
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*as_postgres, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
-                       capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def python_env(**extra: str) -> dict[str, str]:

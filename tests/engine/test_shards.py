@@ -42,14 +42,29 @@ def _budget(max_tokens: int) -> SimpleNamespace:
     return SimpleNamespace(max_tokens=max_tokens, per_agent=SimpleNamespace())
 
 
-def test_a_shard_holds_its_share_of_the_budget_and_of_the_prior_spend() -> None:
-    spend = {"qa_generator": {"prompt_tokens": 0, "completion_tokens": 0}}
-    prior = {"kb_responder": {"prompt_tokens": 400, "completion_tokens": 0}}
-    governor = BudgetGovernor(_budget(1000), prior, lambda: spend, share=0.5)
-    spend["qa_generator"]["prompt_tokens"] = 299  # 400 / 2 + 299 < 1000 / 2
-    assert not governor.exhausted()
-    spend["qa_generator"]["prompt_tokens"] = 300
-    assert governor.exhausted() and governor.reached == "run.budget.max_tokens=1000"
+def test_shards_spend_from_one_shared_counter() -> None:
+    """Two governors on one counter: each sees the other's synced spend, none holds a share."""
+    counter: dict[str, int] = {"kb_responder": 400}
+
+    def add(tokens: dict[str, int]) -> dict[str, int]:
+        for agent, value in tokens.items():
+            counter[agent] = counter.get(agent, 0) + value
+        return dict(counter)
+
+    spend_a = {"qa_generator": {"prompt_tokens": 0, "completion_tokens": 0}}
+    spend_b = {"qa_generator": {"prompt_tokens": 0, "completion_tokens": 0}}
+    a = BudgetGovernor(_budget(1000), {}, lambda: spend_a, counter=add)
+    b = BudgetGovernor(_budget(1000), {}, lambda: spend_b, counter=add)
+    a.sync(), b.sync()
+    spend_a["qa_generator"]["prompt_tokens"] = 500  # far over an equal share of 500 - 400/2
+    assert not a.exhausted()
+    a.sync()
+    assert counter == {"kb_responder": 400, "qa_generator": 500}
+    spend_b["qa_generator"]["prompt_tokens"] = 99
+    assert not b.exhausted()  # b has not synced: 400 + 99 locally
+    b.sync()  # 400 + 500 + 99 in the counter
+    spend_b["qa_generator"]["prompt_tokens"] = 100
+    assert b.exhausted() and b.reached == "run.budget.max_tokens=1000" and b.spent_at_stop == 1000
 
 
 def test_the_run_index_sums_a_language_over_its_shards(tmp_path) -> None:

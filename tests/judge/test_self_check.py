@@ -104,7 +104,7 @@ def test_good_judge_scores_high_and_a_resume_does_not_re_probe(built):
         assert len(server.calls("qa_judge")) == 24 and again.accuracy == result.accuracy
         (gate,) = self_check_gate(cfg)
         assert gate.passed and "accuracy" in gate.description
-        judge_log = (cfg.output_dir / "logs" / "judge.log").read_text()
+        judge_log = (cfg.logs_dir / "judge.log").read_text()
         assert "[judge-self-check]" in judge_log and "[judge-offline]" not in judge_log
 
 
