@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from dlgforge_core.config.base import Section
+from dlgforge_core.config.guards import GuardsConfig
 
 DEFAULT_JUDGE_REASONS: list[str] = [
     "grounded",
@@ -284,6 +285,7 @@ class QualityConfig(Section):
     max_drop_rate: float = Field(default=0.5, ge=0.0, le=1.0)
     pii_check: bool = True
     language_check: bool = True
+    guards: GuardsConfig = Field(default_factory=GuardsConfig)
 
 
 class AutomationConfig(Section):

@@ -10,6 +10,7 @@ share one backend, so they share its connection pool and in-flight cap.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Iterable, TypeVar
@@ -53,11 +54,13 @@ __all__ = ["LLMClient", "LLMResult", "LLMCallError", "TokenUsage"]
 
 @dataclass
 class LLMResult(Generic[T]):
-    """A validated reply: the model instance, the tokens it cost, and whether it was cached."""
+    """A validated reply: the model instance, the tokens it cost, whether it was cached, and
+    the backend's ``finish_reason`` (``"length"``: cut off by the token limit; None if cached)."""
 
     value: T
     usage: TokenUsage
     cached: bool = False
+    finish_reason: str | None = None
 
 
 @dataclass
@@ -109,10 +112,17 @@ class LLMClient:
     async def structured(self, agent: str, messages: list[dict[str, str]], schema: type[T],
                          validate: Callable[[T], Any] | None = None,
                          cache_key: str | None = None,
-                         conversation_id: str | None = None) -> LLMResult[T]:
-        """One validated reply of ``schema`` from ``agent``; raises ``LLMCallError``."""
+                         conversation_id: str | None = None,
+                         max_tokens: int | None = None) -> LLMResult[T]:
+        """One validated reply of ``schema`` from ``agent``; raises ``LLMCallError``.
+
+        ``max_tokens`` replaces the agent's token limit for this call (a retry of a reply that
+        was cut off); replies cut off by the limit are not cached.
+        """
         spec = schema_spec(schema)
         ag = self._agents.get(agent) or await self._resolve(agent)
+        if max_tokens is not None:
+            ag = _with_max_tokens(ag, max_tokens)
         key = None
         if self._cache is not None:
             key = request_key(agent, ag.model, ag.params, messages, spec.schema_hash, cache_key)
@@ -123,12 +133,12 @@ class LLMClient:
         if conversation_id:
             headers = {**headers, CONVERSATION_HEADER: conversation_id}
         seed = request_seed(self.cfg.run.seed, cache_key)
-        value, total = await self._reply(ag, messages, schema, spec, validate, headers, seed)
+        value, total, finish = await self._reply(ag, messages, schema, spec, validate, headers, seed)
         self.usage.add_call(agent, cached=False)
-        if key is not None:
+        if key is not None and finish != "length":
             await self._cache.put(key, agent, ag.model, CachedReply(
                 value.model_dump_json(), total.prompt_tokens, total.completion_tokens))
-        return LLMResult(value, total, cached=False)
+        return LLMResult(value, total, cached=False, finish_reason=finish)
 
     async def check(self, agents: Iterable[str] | None = None) -> None:
         """Build the agents' backends and health-check those that support it (routers)."""
@@ -225,8 +235,8 @@ class LLMClient:
 
     async def _reply(self, ag: _Agent, messages: list[dict[str, str]], schema: type[T],
                      spec: SchemaSpec, validate: Callable[[T], Any] | None,
-                     headers: dict[str, str], seed: int | None) -> tuple[T, TokenUsage]:
-        """A validated reply and the tokens it cost, with one repair attempt."""
+                     headers: dict[str, str], seed: int | None) -> tuple[T, TokenUsage, str | None]:
+        """A validated reply, the tokens it cost and its finish reason, with one repair attempt."""
         response, latency = await self._send(ag, messages, spec, headers, seed)
         total = self._count(ag, response)
         try:
@@ -243,7 +253,7 @@ class LLMClient:
                 raise LLMCallError("invalid_json",
                                    f"{ag.name}: {error_summary(again)[:200]}") from None
         self._line(ag, response, latency, "ok")
-        return value, total
+        return value, total, response.finish_reason
 
     async def _send(self, ag: _Agent, messages: list[dict[str, str]], spec: SchemaSpec,
                     headers: dict[str, str], seed: int | None) -> tuple[ChatResponse, float]:
@@ -256,7 +266,7 @@ class LLMClient:
                 backend.endpoint, 0)]
             request = ChatRequest(
                 model=ag.model, messages=messages_for(mode, messages, spec),
-                temperature=settings.temperature, max_tokens=settings.max_tokens,
+                temperature=settings.temperature, max_tokens=ag.params[1],
                 top_p=settings.top_p, timeout=settings.timeout,
                 response_format=None if mode == NATIVE else response_format_for(mode, spec),
                 json_schema=spec.schema, headers=headers, seed=seed)
@@ -309,6 +319,11 @@ class LLMClient:
     def _line(self, ag: _Agent, response: ChatResponse, latency: float, outcome: str) -> None:
         self._log.record(ag.name, ag.model, response.endpoint or ag.backend.endpoint, latency,
                          response.prompt_tokens, response.completion_tokens, outcome)
+
+
+def _with_max_tokens(ag: _Agent, max_tokens: int) -> _Agent:
+    """The agent with another token limit (its cache key and requests change with it)."""
+    return dataclasses.replace(ag, params=(ag.params[0], max_tokens, ag.params[2]))
 
 
 def _ms(started: float) -> float:

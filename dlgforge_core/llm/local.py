@@ -29,8 +29,9 @@ from dlgforge_core.llm.backends import (
     FatalBackendError,
     RetryableBackendError,
 )
-from dlgforge_core.llm.local_grammar import GrammarMask, constrain_schema, json_gbnf, max_string_chars
+from dlgforge_core.llm.local_grammar import GrammarMask, constrain_schema, cut_by_grammar, json_gbnf, max_string_chars
 from dlgforge_core.llm.local_model import resolve_model_path
+from dlgforge_core.llm.local_prompts import is_completion
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from dlgforge_core.config import DlgforgeConfig
@@ -185,8 +186,9 @@ class LocalBackend:
             )
         max_tokens = min(request.max_tokens or self.max_tokens, self.max_tokens, room)
         mask = None
+        max_chars = max_string_chars(max_tokens, request.json_schema) if request.json_schema is not None else 0
         if request.json_schema is not None:
-            mask = engine.grammar_mask(request.json_schema, max_string_chars(max_tokens, request.json_schema))
+            mask = engine.grammar_mask(request.json_schema, max_chars)
         deadline = time.monotonic() + request.timeout if request.timeout else None
         llama_cpp = _import_llama_cpp()
         try:
@@ -210,12 +212,15 @@ class LocalBackend:
         if is_degenerate(llama.tokenize(text.encode("utf-8"), add_bos=False, special=False)):
             raise RetryableBackendError("empty", "empty or degenerate reply from the local model")
         usage = result["usage"]
+        finish = choice.get("finish_reason")
+        if mask is not None and cut_by_grammar(text, request.json_schema, max_chars):
+            finish = "length"  # the JSON closed only because a text field reached its length cap
         return ChatResponse(
             text=text,
             prompt_tokens=usage["prompt_tokens"],
             completion_tokens=usage["completion_tokens"],
             endpoint=self.endpoint,
-            finish_reason=choice.get("finish_reason"),
+            finish_reason=finish,
         )
 
 
@@ -272,8 +277,11 @@ class PromptFormatter:
         """Fold system text into the first user turn and merge same-role neighbours, then render.
 
         Templates of small chat models often reject a system role or two user turns in a row;
-        the normalized list is accepted by all of them.
+        the normalized list is accepted by all of them. A completion-style prompt (few-shot
+        text for a base model, see ``local_prompts``) is used as it is, with no template.
         """
+        if is_completion(messages):
+            return RenderedPrompt(messages[0]["content"], True, ["\n\n"])
         turns = normalize_messages(messages)
         if self._template is None:
             text = "".join(f"{'User' if t['role'] == 'user' else 'Assistant'}: {t['content']}\n" for t in turns)

@@ -48,6 +48,30 @@ def max_string_chars(max_tokens: int, schema: dict) -> int:
     return max(32, (max_tokens * 2) // (strings + 1))
 
 
+def cut_by_grammar(text: str, schema: dict, max_chars: int) -> bool:
+    """True when a free-text field of the reply reached the grammar's length cap: the JSON
+    closed because the cap forced it, so the text was cut off (a ``length`` finish)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return False
+    if not isinstance(value, dict):
+        return False
+    properties = schema.get("properties") or {}
+    for name, prop in properties.items():
+        field = value.get(name)
+        if isinstance(field, str) and _could_be_free_text(prop, schema) and len(field) >= max_chars:
+            return True
+    return False
+
+
+def _could_be_free_text(prop: dict, schema: dict) -> bool:
+    if "$ref" in prop:
+        return False
+    options = prop.get("anyOf") if isinstance(prop.get("anyOf"), list) else [prop]
+    return any(isinstance(o, dict) and _is_free_text(o) for o in options)
+
+
 def constrain_schema(schema: Any, max_chars: int) -> Any:
     """Copy of ``schema`` tightened to what the grammar converter can enforce.
 

@@ -44,6 +44,7 @@ class LanguageState(BaseModel):
     in_flight: list[int] = Field(default_factory=list)
     dropped: list[DroppedConversation] = Field(default_factory=list)
     usage: dict[str, dict[str, int]] = Field(default_factory=dict)
+    guards: dict[str, Any] = Field(default_factory=dict)  # GuardTally.as_dict(): what the reply guards did
     status: Status = "running"
     started_at: str = ""
     updated_at: str = ""
