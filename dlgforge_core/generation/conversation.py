@@ -265,7 +265,7 @@ class ConversationRun:
         rejected = None
         for attempt in range(guards.settings.max_attempts):
             candidate = await self._tool_loop(t, cand, question, initial, turns, attempt, rejected)
-            verdict = judge_candidate(self.ctx, candidate, attempt + 1)
+            verdict = judge_candidate(self.ctx, candidate, attempt + 1, question)
             if verdict is None:
                 return candidate
             rejected = verdict.reason

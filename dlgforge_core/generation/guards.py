@@ -77,10 +77,15 @@ class ReplyGuards:
         minimum = self._min_words("follow_up" if follow_up else "question")
         return self._check(text, template, minimum)
 
-    def check_answer(self, text: str, template: PromptTemplate, chunks: Sequence[str]) -> GuardFailure | None:
-        """The first guard an answer fails (``ungrounded`` only when set to drop), or None."""
+    def check_answer(self, text: str, template: PromptTemplate, chunks: Sequence[str],
+                     question: str | None = None) -> GuardFailure | None:
+        """The first guard an answer fails (``ungrounded`` only when set to drop), or None.
+        An answer that repeats its ``question`` word for word is a ``template_echo``."""
         if not self.enabled:
             return None
+        if (question and self.settings.template_echo.enabled
+                and guards_text.words(text) == guards_text.words(question)):
+            return GuardFailure("template_echo", "repeats the question")
         failure = self._check(text, template, self._min_words("answer"))
         if failure is not None:
             return failure
@@ -204,7 +209,7 @@ def format_tally(data: dict[str, Any]) -> str:
     tally = GuardTally.from_dict(data)
     rejected = ", ".join(f"{k}={v}" for k, v in sorted(tally.rejected.items())) or "none"
     text = (f"guards: rejected {rejected}; {tally.question_attempts} attempts for "
-            f"{tally.questions} accepted questions, {tally.answer_attempts} for {tally.answers} answers")
+            f"{tally.questions} questions, {tally.answer_attempts} for {tally.answers} answers")
     if tally.truncated_retries:
         text += f"; {tally.truncated_retries} retried with a larger token limit"
     if tally.flagged:

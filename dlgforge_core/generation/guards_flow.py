@@ -32,14 +32,14 @@ async def untruncated(
     return result
 
 
-def judge_candidate(ctx: Any, candidate: dict[str, Any], attempts: int) -> GuardFailure | None:
+def judge_candidate(ctx: Any, candidate: dict[str, Any], attempts: int, question: str) -> GuardFailure | None:
     """Check one answer candidate; a passing one gets ``candidate["guards"]`` (flags, the
     grounding overlap and the attempts it took), a failing one is counted and returned."""
     guards, tally = ctx.guards, ctx.guard_tally
     tally.answer_attempts += 1
     answer = candidate["answer"]
     chunks = [str(s.get("text") or "") for s in candidate["shown"]]
-    failure = guards.check_answer(answer, prompts.template("kb_responder"), chunks)
+    failure = guards.check_answer(answer, prompts.template("kb_responder"), chunks, question)
     if failure is not None:
         tally.reject(failure)
         return failure

@@ -17,6 +17,7 @@ _UNSPACED = re.compile(
     r"\u1000-\u109f\u1780-\u17ff\U00020000-\U0002a6df]"
 )
 _WORD = re.compile(r"\w+", re.UNICODE)
+_WITH_DIGIT = re.compile(r"\S*\d\S*")  # ids, numbers, codes: no evidence of a language
 _PLACEHOLDER = re.compile(r"<[^<>\n]{2,80}>")
 _GENERIC_PLACEHOLDER = re.compile(r"<\s*(?:the|your|a|an|some|ids?|search|insert|user'?s?)\b[^<>\n]{0,60}>", re.I)
 _URL = re.compile(r"https?://\S+|www\.\S+|\[(?:chunk|web):[^\]]*\]")
@@ -165,7 +166,7 @@ def letters(text: str) -> int:
 
 def language_text(text: str) -> str:
     """``text`` without URLs, chunk markers and code spans (noise for language ID)."""
-    return re.sub(r"`[^`]*`", " ", _URL.sub(" ", text))
+    return _WITH_DIGIT.sub(" ", re.sub(r"`[^`]*`", " ", _URL.sub(" ", text)))
 
 
 def _stem(token: str) -> str:

@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from tests.fake_llm.faults import FakeHTTPError, FaultPlan, Faults
-from tests.fake_llm.handlers import DEFAULT_HANDLERS, SCRIPTS, Handler, guess_agent
+from tests.fake_llm.handlers import DEFAULT_HANDLERS, SCRIPTS, FakeReply, Handler, guess_agent
 from tests.fake_llm.records import RecordedRequest
 
 
@@ -227,14 +227,17 @@ class FakeLLMServer:
             reply = self._handler_for(record.agent)(record)
         except FakeHTTPError as err:
             return _error(err.status, err.message, headers=err.headers)
+        finish = "stop"
+        if isinstance(reply, FakeReply):
+            reply, finish = reply.content, reply.finish_reason
         text = reply if isinstance(reply, str) else json.dumps(reply, ensure_ascii=False)
         if record.fault == "broken_json":
             text = text[: len(text) // 2]
         if self.chunked:
-            payload = json.dumps(_completion(record, text)).encode()
+            payload = json.dumps(_completion(record, text, finish)).encode()
             parts = [payload[i:i + 64] for i in range(0, len(payload), 64)]
             return StreamingResponse(_aiter(parts), media_type="application/json")
-        return JSONResponse(_completion(record, text))
+        return JSONResponse(_completion(record, text, finish))
 
     def _handler_for(self, agent: str) -> Handler:
         handler = self._handlers.get(agent)
@@ -264,7 +267,7 @@ async def _aiter(parts: list[bytes]):
         yield part
 
 
-def _completion(record: RecordedRequest, text: str) -> dict[str, Any]:
+def _completion(record: RecordedRequest, text: str, finish: str = "stop") -> dict[str, Any]:
     prompt_tokens = len(record.prompt_text.split())
     completion_tokens = len(text.split())
     return {
@@ -272,7 +275,7 @@ def _completion(record: RecordedRequest, text: str) -> dict[str, Any]:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": record.model,
-        "choices": [{"index": 0, "finish_reason": "stop",
+        "choices": [{"index": 0, "finish_reason": finish,
                      "message": {"role": "assistant", "content": text}}],
         "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                   "total_tokens": prompt_tokens + completion_tokens},
