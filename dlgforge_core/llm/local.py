@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import contextlib
 import json
 import os
 import queue
@@ -68,14 +69,15 @@ class LocalEngine:
         llama_cpp = _import_llama_cpp()
         self.settings = settings
         try:
-            self.llama = llama_cpp.Llama(
-                model_path=settings.model_path,
-                n_ctx=settings.n_ctx,
-                n_threads=settings.n_threads,
-                n_threads_batch=settings.n_threads,
-                n_batch=settings.n_batch,
-                verbose=False,
-            )
+            with _without_amx_buffers(cpu_has_amx()):
+                self.llama = llama_cpp.Llama(
+                    model_path=settings.model_path,
+                    n_ctx=settings.n_ctx,
+                    n_threads=settings.n_threads,
+                    n_threads_batch=settings.n_threads,
+                    n_batch=settings.n_batch,
+                    verbose=False,
+                )
         except ValueError as err:
             raise LLMSetupError(f"llm.local.model_path: cannot load {settings.model_path}: {err}") from None
         self.formatter = PromptFormatter(self.llama)
@@ -112,6 +114,44 @@ class LocalEngine:
                 future.set_result(job(self))
             except BaseException as err:  # delivered to the awaiting coroutine
                 future.set_exception(err)
+
+
+def cpu_has_amx() -> bool:
+    """True when the CPU advertises Intel AMX (``amx_tile`` in ``/proc/cpuinfo``)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="ignore") as handle:
+            return any(line.startswith("flags") and " amx_tile" in line for line in handle)
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _without_amx_buffers(active: bool):
+    """Load the model without llama.cpp's extra CPU buffer types (AMX, repacked weights).
+
+    A llama.cpp built on an AMX CPU multiplies through AMX tiles, and virtual machines that
+    advertise AMX without enabling its register state (Firecracker, some cloud VMs) crash
+    with a segmentation fault on the first decode. ``Llama`` does not expose the model's
+    ``use_extra_bufts`` flag, so its default parameters are adjusted while it loads (under
+    the engines lock: one load at a time).
+    """
+    if not active:
+        yield
+        return
+    import llama_cpp.llama_cpp as low
+
+    default = low.llama_model_default_params
+
+    def params():
+        value = default()
+        value.use_extra_bufts = False
+        return value
+
+    low.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        low.llama_model_default_params = default
 
 
 _engines: dict[EngineSettings, LocalEngine] = {}

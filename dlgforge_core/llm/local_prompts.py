@@ -46,10 +46,10 @@ _ANSWER_HEADER = ("Answers of a help desk. Each answer is one or two complete se
                   "language, says only what the passages say, and cites the passage it used.")
 _ANSWER_EXAMPLES = [
     ("m1", "The museum opens at 9 am and closes at 6 pm every day except Monday, when it is closed.",
-     "Is the museum open on Monday?", "English",
-     "No, the museum is closed on Mondays; on the other days it is open from 9 am to 6 pm."),
+     "Is the museum open on Monday?", "English", "museum Monday",
+     "No, the museum is closed on Mondays; on other days it is open from 9 am to 6 pm."),
     ("p7", "Parcels under 2 kg are delivered within 48 hours for 4.90 euros; heavier parcels cost 7.50 euros.",
-     "Combien coûte la livraison d'un colis de 5 kg ?", "French",
+     "Combien coûte la livraison d'un colis de 5 kg ?", "French", "colis 5 kg",
      "Un colis de plus de 2 kg coûte 7,50 euros à livrer."),
 ]
 
@@ -95,8 +95,8 @@ def question_prompt(*, language: str, passages: Sequence[Mapping[str, Any]],
 def answer_prompt(*, language: str, question: str, passages: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
     """The responder's few-shot prompt: examples, then the passages, question and language."""
     blocks = [_ANSWER_HEADER]
-    for chunk_id, passage, q, lang, answer in _ANSWER_EXAMPLES:
-        reply = {"action": "answer", "query": q, "answer": answer, "cited_chunk_ids": [chunk_id]}
+    for chunk_id, passage, q, lang, query, answer in _ANSWER_EXAMPLES:
+        reply = {"action": "answer", "query": query, "answer": answer, "cited_chunk_ids": [chunk_id]}
         blocks.append(_answer_block([(chunk_id, passage)], q, lang) + "\n" + json.dumps(reply, ensure_ascii=False))
     shown = [(str(p["chunk_id"]), _clip(str(p.get("text") or ""))) for p in passages[:3]]
     blocks.append(_answer_block(shown, question, language_name(language)))
@@ -111,7 +111,7 @@ def template_lines(agent: str) -> list[str]:
             lines += [passage, question, *(prev or ())]
         return lines
     lines = [_ANSWER_HEADER]
-    for _, passage, question, _, answer in _ANSWER_EXAMPLES:
+    for _, passage, question, _, _, answer in _ANSWER_EXAMPLES:
         lines += [passage, question, answer]
     return lines
 
