@@ -169,3 +169,28 @@ def test_prompt_longer_than_the_context_is_a_fatal_error(tmp_path, default_model
     request = request_for([{"role": "user", "content": long_text}], QuestionReply)
     with pytest.raises(FatalBackendError, match=r"does not fit llm.local.n_ctx=256"):
         asyncio.run(small.complete(request))
+
+
+@pytest.mark.parametrize("style_agent", ["qa_generator", "kb_responder_last_round"])
+def test_completion_prompts_are_rendered_raw_and_reply_in_the_schema(backend, style_agent):
+    if style_agent == "qa_generator":
+        messages = generator_messages(language="en", persona=PERSONA, mode="fresh", snippets=[SNIPPET],
+                                      previous_turns=[], style="completion")
+        model = QuestionReply
+    else:
+        messages = responder_messages(language="en", persona=PERSONA, previous_turns=[], question=QUESTION,
+                                      snippets=[SNIPPET], searches=[], searches_left=0, style="completion")
+        model = FinalAnswerReply
+    rendered = backend.engine.formatter.render(messages)
+    assert rendered.text == messages[0]["content"]  # no chat template around the few-shot text
+    response = asyncio.run(backend.complete(request_for(messages, model, max_tokens=96)))
+    value = validate_reply(response.text, model, None)
+    assert isinstance(value, model)
+
+
+def test_text_cut_by_the_grammar_cap_finishes_with_length(backend):
+    messages = responder_messages(language="en", persona=PERSONA, previous_turns=[], question=QUESTION,
+                                  snippets=[SNIPPET], searches=[], searches_left=0, style="completion")
+    short = asyncio.run(backend.complete(request_for(messages, FinalAnswerReply, max_tokens=48)))
+    value = validate_reply(short.text, FinalAnswerReply, None)  # still valid JSON: the grammar closed it
+    assert short.finish_reason == "length" and value.answer
