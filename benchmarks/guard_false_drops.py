@@ -27,6 +27,18 @@ from dlgforge_core.config.guards import GuardsConfig  # noqa: E402
 from dlgforge_core.generation import prompts  # noqa: E402
 from dlgforge_core.generation.guards import ReplyGuards  # noqa: E402
 
+# Bad replies the quickstart accepted before the guards (issue 16), as (kind, language, text):
+# the same thresholds must still catch every one of them.
+BAD = [
+    ("question", "en", "<the user's message>"),
+    ("question", "en", "You wrote the next message of a USER talking to a support agent."),
+    ("answer", "en", "a"), ("answer", "en", "no"), ("answer", "en", "Yes"), ("answer", "en", "36"),
+    ("answer", "en", "not a valid answer"),
+    ("answer", "fr", "The day pass costs 8 euros and gives unlimited rides of 45 minutes for a whole day."),
+    ("question", "fr", "How much does a day pass cost if I am a student in Larkfield?"),
+    ("answer", "en", "the station the station the station the station the station the station the station"),
+]
+
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / "shared" / "data" / "retrieval-dev"
 
 
@@ -72,6 +84,13 @@ def main() -> None:
     print(f"false-drop rate: {dropped}/{total} = {dropped / total:.2%} (target <= 1%)")
     for line in rejected[: args.show]:
         print(f"    {line}")
+    caught = 0
+    for kind, language, text in BAD:
+        bad_guards = ReplyGuards(GuardsConfig(), language)
+        failure = (bad_guards.check_question(text, question_template, follow_up=False) if kind == "question"
+                   else bad_guards.check_answer(text, answer_template, ["A day pass costs 8 euros."]))
+        caught += failure is not None
+    print(f"bad replies from the quickstart still caught: {caught}/{len(BAD)}")
 
 
 if __name__ == "__main__":
