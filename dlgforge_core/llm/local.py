@@ -30,7 +30,7 @@ from dlgforge_core.llm.backends import (
     FatalBackendError,
     RetryableBackendError,
 )
-from dlgforge_core.llm.local_grammar import GrammarMask, constrain_schema, cut_by_grammar, json_gbnf, max_string_chars
+from dlgforge_core.llm.local_grammar import GrammarMask, constrain_schema, json_gbnf, max_string_chars, trim_cut_text
 from dlgforge_core.llm.local_model import resolve_model_path
 from dlgforge_core.llm.local_prompts import is_completion
 
@@ -253,8 +253,10 @@ class LocalBackend:
             raise RetryableBackendError("empty", "empty or degenerate reply from the local model")
         usage = result["usage"]
         finish = choice.get("finish_reason")
-        if mask is not None and cut_by_grammar(text, request.json_schema, max_chars):
-            finish = "length"  # the JSON closed only because a text field reached its length cap
+        if mask is not None:  # a text field the length cap cut: back to its last full sentence
+            text, cut = trim_cut_text(text, request.json_schema, max_chars)
+            if cut:
+                finish = "length"  # cut inside its first sentence: the JSON closed only because of the cap
         return ChatResponse(
             text=text,
             prompt_tokens=usage["prompt_tokens"],

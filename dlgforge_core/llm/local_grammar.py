@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -51,18 +52,39 @@ def max_string_chars(max_tokens: int, schema: dict) -> int:
 def cut_by_grammar(text: str, schema: dict, max_chars: int) -> bool:
     """True when a free-text field of the reply reached the grammar's length cap: the JSON
     closed because the cap forced it, so the text was cut off (a ``length`` finish)."""
+    return trim_cut_text(text, schema, max_chars)[1]
+
+
+_SENTENCE_END = re.compile(r"[.!?。！？](?=[\s\"')\]]|$)")
+
+
+def trim_cut_text(text: str, schema: dict, max_chars: int) -> tuple[str, bool]:
+    """The reply with each free-text field that the length cap cut off trimmed back to its
+    last complete sentence, and whether a field was cut with no complete sentence to keep.
+
+    A base model seldom ends a field by itself: it writes on until the grammar's cap closes
+    the string mid-word. What it wrote up to the end of its last sentence is a complete
+    reply; a field cut inside its first sentence is truncated (the caller reports a
+    ``length`` finish). The reply is returned unchanged when nothing was cut.
+    """
     try:
         value = json.loads(text)
     except ValueError:
-        return False
+        return text, False
     if not isinstance(value, dict):
-        return False
-    properties = schema.get("properties") or {}
-    for name, prop in properties.items():
+        return text, False
+    changed = truncated = False
+    for name, prop in (schema.get("properties") or {}).items():
         field = value.get(name)
-        if isinstance(field, str) and _could_be_free_text(prop, schema) and len(field) >= max_chars:
-            return True
-    return False
+        if not (isinstance(field, str) and _could_be_free_text(prop, schema) and len(field) >= max_chars):
+            continue
+        ends = [m.end() for m in _SENTENCE_END.finditer(field)]
+        if ends and ends[-1] >= len(field) // 3:
+            value[name] = field[: ends[-1]].strip()
+            changed = True
+        else:
+            truncated = True
+    return (json.dumps(value, ensure_ascii=False) if changed else text), truncated
 
 
 def _could_be_free_text(prop: dict, schema: dict) -> bool:

@@ -11,7 +11,7 @@ from dlgforge_core.generation import prompts
 from dlgforge_core.generation.guards import GuardTally, ReplyGuards, format_tally, merge_tallies
 from dlgforge_core.generation.guards_language import language_code
 from dlgforge_core.generation.guards_text import grounding_overlap, repeated_ngram_share, word_count
-from dlgforge_core.llm.local_grammar import cut_by_grammar
+from dlgforge_core.llm.local_grammar import cut_by_grammar, trim_cut_text
 from dlgforge_core.llm.local_prompts import answer_prompt, is_completion, question_prompt
 
 Q = prompts.template("qa_generator")
@@ -138,6 +138,20 @@ def test_grammar_cut_text_counts_as_truncated() -> None:
     assert cut_by_grammar('{"question": "' + "x" * 64 + '"}', schema, 64)
     assert not cut_by_grammar('{"question": "How much is a day pass?"}', schema, 64)
     assert not cut_by_grammar("not json", schema, 64)
+
+
+def test_text_cut_by_the_cap_is_trimmed_to_its_last_sentence() -> None:
+    schema = {"type": "object", "properties": {"answer": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                                               "cited_chunk_ids": {"type": "array", "items": {"type": "string"}}}}
+    cut = "A day pass costs 8.00 EUR. It is valid for 24 hours. Extra minutes cost 1 EUR per fift"
+    text, truncated = trim_cut_text('{"answer": "%s", "cited_chunk_ids": ["c1"]}' % cut, schema, len(cut))
+    assert not truncated
+    assert text == '{"answer": "A day pass costs 8.00 EUR. It is valid for 24 hours.", "cited_chunk_ids": ["c1"]}'
+    first = "A day pass costs 8.00 EUR and gives unlimited rides for twenty-four hou"
+    text, truncated = trim_cut_text('{"answer": "%s"}' % first, schema, len(first))
+    assert truncated and first in text
+    whole = '{"answer": "Short and complete.", "cited_chunk_ids": []}'
+    assert trim_cut_text(whole, schema, 64) == (whole, False)
 
 
 def test_tallies_merge_and_format() -> None:

@@ -193,4 +193,5 @@ def test_text_cut_by_the_grammar_cap_finishes_with_length(backend):
                                   snippets=[SNIPPET], searches=[], searches_left=0, style="completion")
     short = asyncio.run(backend.complete(request_for(messages, FinalAnswerReply, max_tokens=48)))
     value = validate_reply(short.text, FinalAnswerReply, None)  # still valid JSON: the grammar closed it
-    assert short.finish_reason == "length" and value.answer
+    # cut inside its first sentence: a length finish; else trimmed back to a complete sentence
+    assert value.answer and (short.finish_reason == "length" or value.answer.endswith((".", "!", "?")))
