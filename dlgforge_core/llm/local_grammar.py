@@ -115,6 +115,10 @@ def constrain_schema(schema: Any, max_chars: int) -> Any:
     if kind == "array" and isinstance(out.get("items"), dict) and _is_free_text(out["items"]):
         out["maxItems"] = min(out.get("maxItems", _MAX_LIST_ITEMS), _MAX_LIST_ITEMS)
         out["items"]["maxLength"] = min(out["items"]["maxLength"], _MAX_ITEM_CHARS)
+    if kind == "array" and isinstance(out.get("items"), dict) and isinstance(out["items"].get("enum"), list):
+        # a list of labels never needs one twice: without a bound a small model lists them
+        # until max_tokens and the JSON never closes
+        out["maxItems"] = min(out.get("maxItems", len(out["items"]["enum"])), len(out["items"]["enum"]))
     if kind == "string" and not {"enum", "const", "pattern", "format"} & out.keys():
         out["maxLength"] = min(out.get("maxLength", max_chars), max_chars)
         out["minLength"] = max(out.get("minLength", 1), 1)
