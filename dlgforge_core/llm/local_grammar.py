@@ -55,6 +55,7 @@ def cut_by_grammar(text: str, schema: dict, max_chars: int) -> bool:
     return trim_cut_text(text, schema, max_chars)[1]
 
 
+_OPEN_ENDS = (",", ";", ":")  # a field closed right after one of these stopped mid-sentence
 _SENTENCE_END = re.compile(r"[.!?。！？](?=[\s\"')\]]|$)")
 
 
@@ -63,7 +64,7 @@ def trim_cut_text(text: str, schema: dict, max_chars: int) -> tuple[str, bool]:
     last complete sentence, and whether a field was cut with no complete sentence to keep.
 
     A base model seldom ends a field by itself: it writes on until the grammar's cap closes
-    the string mid-word. What it wrote up to the end of its last sentence is a complete
+    the string mid-word (or closes it right after a comma). What it wrote up to the end of its last sentence is a complete
     reply; a field cut inside its first sentence is truncated (the caller reports a
     ``length`` finish). The reply is returned unchanged when nothing was cut.
     """
@@ -76,7 +77,9 @@ def trim_cut_text(text: str, schema: dict, max_chars: int) -> tuple[str, bool]:
     changed = truncated = False
     for name, prop in (schema.get("properties") or {}).items():
         field = value.get(name)
-        if not (isinstance(field, str) and _could_be_free_text(prop, schema) and len(field) >= max_chars):
+        if not (isinstance(field, str) and _could_be_free_text(prop, schema)):
+            continue
+        if len(field) < max_chars and field.rstrip()[-1:] not in _OPEN_ENDS:
             continue
         ends = [m.end() for m in _SENTENCE_END.finditer(field)]
         if ends and ends[-1] >= len(field) // 3:

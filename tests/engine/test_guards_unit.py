@@ -150,6 +150,8 @@ def test_text_cut_by_the_cap_is_trimmed_to_its_last_sentence() -> None:
     first = "A day pass costs 8.00 EUR and gives unlimited rides for twenty-four hou"
     text, truncated = trim_cut_text('{"answer": "%s"}' % first, schema, len(first))
     assert truncated and first in text
+    comma = '{"answer": "No, the service is free. The bike is charged per ride. There is no fee,"}'
+    assert trim_cut_text(comma, schema, 200) == ('{"answer": "No, the service is free. The bike is charged per ride."}', False)
     whole = '{"answer": "Short and complete.", "cited_chunk_ids": []}'
     assert trim_cut_text(whole, schema, 64) == (whole, False)
 
