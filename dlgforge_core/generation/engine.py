@@ -381,7 +381,7 @@ class _LanguageRun:
             preview_conversation_id=preview,
             status=status,
             budget_reason=self.budget.reached if self.budget_stop else None,
-            guards=self.guard_tally.as_dict(),
+            guards=self.guard_tally.as_dict() if self.cfg.quality.guards.enabled else {},
         )
         if self.accepted_new:
             self._report_progress(force=True)
