@@ -31,20 +31,21 @@ ANSWER = "A day pass costs 8.00 EUR and includes unlimited 45-minute rides for 2
 
 
 def agent_case(agent: str):
-    """(messages, reply model, extra validator) as the pipeline builds them for ``agent``."""
+    """(messages, reply model, extra validator) as the pipeline builds them for ``agent`` on the
+    packaged base model (completion-style prompts for the generator and the responder)."""
     if agent == "qa_generator":
         messages = generator_messages(language="en", persona=PERSONA, mode="fresh",
-                                      snippets=[SNIPPET], previous_turns=[])
+                                      snippets=[SNIPPET], previous_turns=[], style="completion")
         return messages, QuestionReply, None
     if agent == "kb_responder":
         messages = responder_messages(language="en", persona=PERSONA, previous_turns=[],
                                       question=QUESTION, snippets=[SNIPPET], searches=[],
-                                      searches_left=1)
+                                      searches_left=1, style="completion")
         return messages, ResponderReply, None
     if agent == "kb_responder_last_round":
         messages = responder_messages(language="en", persona=PERSONA, previous_turns=[],
                                       question=QUESTION, snippets=[SNIPPET], searches=[],
-                                      searches_left=0)
+                                      searches_left=0, style="completion")
         return messages, FinalAnswerReply, None
     messages = turn_messages(language="en", question=QUESTION, answer=ANSWER, chunks=[SNIPPET],
                              score_min=1, score_max=5, reasons=DEFAULT_JUDGE_REASONS)
