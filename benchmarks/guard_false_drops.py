@@ -43,7 +43,8 @@ DEFAULT_DATA = Path(__file__).resolve().parents[1] / "shared" / "data" / "retrie
 
 
 def _data_dir(given: str | None) -> Path:
-    for candidate in [Path(given)] if given else [DEFAULT_DATA, Path("/work/shared/data/retrieval-dev")]:
+    beside = Path(__file__).resolve().parents[2] / "shared" / "data" / "retrieval-dev"  # shared/ beside the clone
+    for candidate in [Path(given)] if given else [DEFAULT_DATA, beside, Path("/work/shared/data/retrieval-dev")]:
         if (candidate / "questions.jsonl").is_file():
             return candidate
     raise SystemExit(f"error: no questions.jsonl under {given or DEFAULT_DATA}")
