@@ -190,6 +190,7 @@ def _summary_from(recorded: dict[str, Any]) -> Any:
         preview_conversation_id=metadata.get("preview_conversation_id"),
         status=metadata.get("status", "complete"),
         budget_reason=metadata.get("budget_reason"),
+        guards=dict(metadata.get("guards") or {}),
     )
 
 

@@ -120,6 +120,7 @@ def build_conversations_asset(partitions_def: dg.PartitionsDefinition) -> dg.Ass
             "status": summary.status,
             "dropped": sum(dropped.values()),
             "dropped_by_reason": dg.MetadataValue.json(dropped),
+            "guards": dg.MetadataValue.json(summary.guards),
             "tokens_by_agent": dg.MetadataValue.json(summary.usage_by_agent),
             "total_tokens": _total_tokens(summary.usage_by_agent),
             "llm_calls": summary.llm_calls,

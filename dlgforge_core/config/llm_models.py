@@ -93,6 +93,7 @@ class LocalConfig(Section):
     n_batch: int | None = Field(default=None, ge=1)
     max_tokens: int = Field(default=512, ge=1)
     cache_dir: Path | None = None
+    prompt_style: Literal["auto", "chat", "completion"] = "auto"  # auto: completion for the packaged base model
 
 
 class LLMConfig(Section):

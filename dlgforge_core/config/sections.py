@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from dlgforge_core.config.base import Section
 from dlgforge_core.config.trust_sections import IngestConfig, JudgeSelfCheckConfig
+from dlgforge_core.config.guards import GuardsConfig
 
 DEFAULT_JUDGE_REASONS: list[str] = [
     "grounded",
@@ -295,6 +296,7 @@ class QualityConfig(Section):
     pii_check: bool = True
     secrets_check: bool = True
     language_check: bool = True
+    guards: GuardsConfig = Field(default_factory=GuardsConfig)
 
 
 class AutomationConfig(Section):

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from dlgforge_core.export.fields import describe_model, describe_rows
+from dlgforge_core.generation.guards import format_tally
 
 TASK_CATEGORIES = ["text-generation", "question-answering"]
 BASE_TAGS = ["synthetic", "dlgforge", "multi-turn", "conversational", "rag"]
@@ -116,6 +117,8 @@ def _stats_section(stats: Mapping[str, Any]) -> str:
          ((lengths.get("conversation") or {}).get("tokens") or {}).get("mean")),
         ("mean judge score", judge.get("mean_score")),
         ("drop rate", f"{drops.get('drop_rate')} ({drops.get('dropped')} of {drops.get('attempted')} attempts)"),
+        ("drops by reason", ", ".join(f"{k}: {v}" for k, v in (drops.get("by_reason") or {}).items()) or "none"),
+        ("reply guards", format_tally(stats["guards"]).removeprefix("guards: ") if stats.get("guards") else "-"),
         ("KB documents used as grounding", f"{coverage.get('documents_used')} of {coverage.get('documents_total')}"),
         ("KB chunks used as grounding", f"{coverage.get('chunks_used')} of {coverage.get('chunks_total')}"),
         ("question distinct-1 / distinct-2", f"{diversity.get('distinct_1')} / {diversity.get('distinct_2')}"),

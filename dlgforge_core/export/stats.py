@@ -72,6 +72,7 @@ def build_stats(cfg: Any, records: list[dict], kb: KBView) -> dict[str, Any]:
         },
         "judge": _judge(records, turns, conversations),
         "drops": _drops(len(records), drops),
+        "guards": guard_tally(cfg),
         "personas": {
             "user": _counts(conversations, "user_persona"),
             "assistant": _counts(conversations, "assistant_persona"),
@@ -204,6 +205,20 @@ def merge_drops(drops: dict[str, dict[str, int]]) -> dict[str, int]:
         for reason, count in counts.items():
             by_reason[reason] = by_reason.get(reason, 0) + count
     return dict(sorted(by_reason.items()))
+
+
+def guard_tally(cfg: Any) -> dict[str, Any]:
+    """What the reply guards did, summed over every checkpoint in ``run_state/``."""
+    from dlgforge_core.generation.guards import merge_tallies
+
+    folder = Path(cfg.output_dir) / "run_state"
+    tallies = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            tallies.append(LanguageState.model_validate_json(path.read_text(encoding="utf-8")).guards)
+        except ValueError:
+            continue
+    return merge_tallies(tallies)
 
 
 def _drops(accepted: int, drops: dict[str, dict[str, int]]) -> dict[str, Any]:

@@ -17,6 +17,8 @@ from typing import Any
 from dlgforge_core.generation import prompts
 from dlgforge_core.generation.coverage import Planner
 from dlgforge_core.generation.dedup import QuestionIndex
+from dlgforge_core.generation.guards import GuardTally, ReplyGuards
+from dlgforge_core.generation.guards_flow import judge_candidate, untruncated
 from dlgforge_core.generation.near_dup import NearDupFilter
 from dlgforge_core.generation.replies import FinalAnswerReply, QuestionReply, ResponderReply, responder_reply_model
 from dlgforge_core.generation.tool_rounds import joined_reasoning, kb_call, web_call
@@ -58,6 +60,8 @@ class LanguageContext:
     judge_turns: bool = False
     judge_conversation: bool = False
     web_search: WebSearchTool | None = None
+    guards: ReplyGuards | None = None
+    guard_tally: GuardTally = field(default_factory=GuardTally)
 
 
 @dataclass
@@ -153,6 +157,7 @@ class ConversationRun:
         ctx, plan = self.ctx, self.plan
         last_reason = "dedup_exhausted"
         seed = {"topic": plan.seed_question.topic, "question": plan.seed_question.text} if plan.seed_question else None
+        rejected: str | None = None  # why the last attempt was not taken (shown in the next prompt)
         for attempt in range(ctx.cfg.coverage.question_dedup_retries + 1):
             asked: dict[str, Any] = {"intent": None, "difficulty": None, "seed": seed, "generator_reasoning": None}
             if mode == "seeded" and attempt == 0:
@@ -166,18 +171,30 @@ class ConversationRun:
                     previous_turns=turns,
                     seed_question=plan.seed_question.text if mode == "seeded" else None,
                     attempt=attempt,
+                    rejected=rejected,
+                    style=prompts.prompt_style(ctx.cfg),
                 )
-                result = await ctx.llm.structured(
+                result = await untruncated(ctx, "qa_generator", lambda limit: ctx.llm.structured(
                     agent="qa_generator",
                     messages=messages,
                     schema=QuestionReply,
                     cache_key=f"{self.cid}/t{t}/a{attempt}",
                     conversation_id=self.cid,
-                )
-                self.tally.add("qa_generator", result)
+                    max_tokens=limit,
+                ), lambda result: self.tally.add("qa_generator", result))
+                if result is None:
+                    raise ConversationDropped("truncated", t)
                 question = result.value.question
                 asked.update(intent=result.value.intent, difficulty=result.value.difficulty,
                              generator_reasoning=result.reasoning)
+            ctx.guard_tally.question_attempts += 1
+            failure = ctx.guards.check_question(
+                question, prompts.template("qa_generator"), follow_up=t > 0) if ctx.guards else None
+            if failure is not None:
+                ctx.guard_tally.reject(failure)
+                last_reason = rejected = failure.reason
+                continue
+            rejected = "duplicate"
             if ctx.dedup.seen(question):
                 last_reason = "dedup_exhausted"
                 continue
@@ -189,6 +206,7 @@ class ConversationRun:
                 continue
             if ctx.near_dup is not None:
                 ctx.near_dup.reserve(question, self.cid)
+            ctx.guard_tally.questions += 1
             return question, asked
         raise ConversationDropped(last_reason, t)
 
@@ -201,7 +219,7 @@ class ConversationRun:
         initial = [_hit_dict(h) for h in await ctx.kb.asearch(question, k)]
         count = ctx.cfg.run.candidates_per_turn
         candidates = await asyncio.gather(
-            *(self._tool_loop(t, c, question, initial, turns) for c in range(count))
+            *(self._guarded_answer(t, c, question, initial, turns) for c in range(count))
         )
         if ctx.judge_turns:
             judgements = await asyncio.gather(
@@ -240,12 +258,32 @@ class ConversationRun:
         }
         if ctx.web_search is not None:
             turn["web_sources"] = best["web_sources"]
+        if "guards" in best:
+            turn["guards"] = best["guards"]
         if count > 1:
             turn["candidates"] = [_candidate_row(c) for c in candidates]
         return turn, best["shown"]
 
-    async def _tool_loop(
+    async def _guarded_answer(
         self, t: int, cand: int, question: str, initial: list[dict], turns: list[dict]
+    ) -> dict[str, Any]:
+        """An answer candidate that passes the reply guards, regenerated up to
+        ``quality.guards.max_attempts`` times; then the conversation drops with the guard's name."""
+        guards = self.ctx.guards
+        if guards is None or not guards.enabled:
+            return await self._tool_loop(t, cand, question, initial, turns)
+        rejected = None
+        for attempt in range(guards.settings.max_attempts):
+            candidate = await self._tool_loop(t, cand, question, initial, turns, attempt, rejected)
+            verdict = judge_candidate(self.ctx, candidate, attempt + 1, question)
+            if verdict is None:
+                return candidate
+            rejected = verdict.reason
+        raise ConversationDropped(rejected or "invalid_json", t)
+
+    async def _tool_loop(
+        self, t: int, cand: int, question: str, initial: list[dict], turns: list[dict],
+        attempt: int = 0, rejected: str | None = None,
     ) -> dict[str, Any]:
         """The responder's bounded search/answer loop for one answer candidate.
 
@@ -259,16 +297,20 @@ class ConversationRun:
         calls = [kb_call(0, question, initial)]  # the search made with the question itself
         thoughts: list[str | None] = []
         rounds = ctx.cfg.retrieval.max_tool_rounds
+        slot = f"{self.cid}/t{t}/c{cand}" + (f"/a{attempt}" if attempt else "")
         for r in range(rounds):
-            messages = self._responder_messages(turns, question, shown, searches, web, rounds - 1 - r)
-            result = await ctx.llm.structured(
+            messages = self._responder_messages(turns, question, shown, searches, web, rounds - 1 - r, rejected)
+            schema = FinalAnswerReply if r == rounds - 1 else responder_reply_model(web is not None)
+            result = await untruncated(ctx, "kb_responder", lambda limit: ctx.llm.structured(
                 agent="kb_responder",
                 messages=messages,
-                schema=FinalAnswerReply if r == rounds - 1 else responder_reply_model(web is not None),
-                cache_key=f"{self.cid}/t{t}/c{cand}/r{r}",
+                schema=schema,
+                cache_key=f"{slot}/r{r}",
                 conversation_id=self.cid,
-            )
-            self.tally.add("kb_responder", result)
+                max_tokens=limit,
+            ), lambda result: self.tally.add("kb_responder", result))
+            if result is None:
+                raise ConversationDropped("truncated", t)
             reply: ResponderReply = result.value
             thoughts.append(result.reasoning)
             if reply.action == "answer":
@@ -295,6 +337,7 @@ class ConversationRun:
         searches: list[str],
         web: WebFindings | None,
         searches_left: int,
+        rejected: str | None = None,
     ) -> list[dict[str, str]]:
         """The prompt of one tool round (the web tool described only when it is enabled)."""
         return prompts.responder_messages(
@@ -308,6 +351,8 @@ class ConversationRun:
             web_search=web is not None,
             web_results=web.sources() if web is not None else (),
             web_searches=web.lines if web is not None else (),
+            rejected=rejected,
+            style=prompts.prompt_style(self.ctx.cfg),
         )
 
     def _record(self, turns: list[dict[str, Any]], topic: str | None) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from typing import Any
 from dlgforge_core.errors import DlgforgeError
 from dlgforge_core.generation.budget import add_usage
 from dlgforge_core.generation.engine import Progress, generate_language
+from dlgforge_core.generation.guards import merge_tallies
 from dlgforge_core.generation.ray_runtime import connect_ray
 from dlgforge_core.generation.shard_payload import open_sandbox, pack_dir
 from dlgforge_core.generation.shards import Shard, all_shards
@@ -202,6 +203,7 @@ def _merge(cfg: Any, language: str, store: Store, parts: list[LanguageSummary]) 
         preview_conversation_id=preview,
         status=status,
         budget_reason=next((part.budget_reason for part in parts if part.budget_reason), None),
+        guards=merge_tallies(part.guards for part in parts),
     )
 
 

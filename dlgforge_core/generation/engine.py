@@ -27,6 +27,7 @@ from dlgforge_core.generation.budget import BudgetGovernor, add_usage, usage_del
 from dlgforge_core.generation.commit_queue import CommitQueue, Entry
 from dlgforge_core.generation.conversation import ConversationDropped, ConversationRun, LanguageContext
 from dlgforge_core.generation.coverage import Planner
+from dlgforge_core.generation.guards import GuardTally, ReplyGuards
 from dlgforge_core.generation.memory import LoadedMemory, load_memory, load_personas_and_seeds
 from dlgforge_core.generation.run_log import RunLog
 from dlgforge_core.generation.shards import Shard
@@ -170,6 +171,7 @@ class _LanguageRun:
         )
         self.state.target = self.target
         self.state.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.guard_tally = GuardTally.from_dict(self.state.guards)
         self.accepted = sum(1 for index in memory.accepted_indices if self.shard.owns(index))
         usage_before = self.llm.usage.by_agent()
         calls_before = self.llm.calls_made
@@ -235,6 +237,8 @@ class _LanguageRun:
             judge_turns=online and cfg.judge.granularity == "turn",
             judge_conversation=online and cfg.judge.granularity == "conversation",
             web_search=self._open_web_search(),
+            guards=ReplyGuards(cfg.quality.guards, self.language),
+            guard_tally=self.guard_tally,
         )
 
     @staticmethod
@@ -361,6 +365,7 @@ class _LanguageRun:
         self.state.accepted = self.accepted
         self.state.in_flight = sorted(self.inflight)
         self.state.status = status
+        self.state.guards = self.guard_tally.as_dict()
         snapshot = self.state.model_copy(deep=True)
         self._dirty = False
         self._last_checkpoint = time.monotonic()
@@ -417,6 +422,7 @@ class _LanguageRun:
             preview_conversation_id=preview,
             status=status,
             budget_reason=self.budget.reached if self.budget_stop else None,
+            guards=self.guard_tally.as_dict() if self.cfg.quality.guards.enabled else {},
         )
         if self.accepted_new:
             self._report_progress(force=True)

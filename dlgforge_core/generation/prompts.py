@@ -8,8 +8,13 @@ test server) can read it. With web search enabled, the responder is also told ab
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from dlgforge_core.generation.guards import PromptTemplate
+from dlgforge_core.llm import local_prompts
 
 QuestionMode = str  # "fresh" | "follow_up" | "adjacent" | "seeded"
 
@@ -95,8 +100,18 @@ def generator_messages(
     previous_turns: Sequence[Mapping[str, Any]],
     seed_question: str | None = None,
     attempt: int = 0,
+    rejected: str | None = None,
+    style: str = "chat",
 ) -> list[dict[str, str]]:
-    """Messages asking ``qa_generator`` for the user's next question."""
+    """Messages asking ``qa_generator`` for the user's next question.
+
+    ``rejected`` says why the previous attempt was not taken (``duplicate`` or a guard's
+    name); ``style="completion"`` gives the few-shot prompt of a base model instead.
+    """
+    if style == "completion":
+        previous = (previous_turns[-1]["user_message"], previous_turns[-1]["assistant_message"]) if previous_turns else None
+        passages = [{"text": seed_question}] if seed_question else snippets
+        return local_prompts.question_prompt(language=language, passages=passages, previous=previous)
     system = _GENERATOR_SYSTEM.format(language=language, persona=_persona_text(persona))
     parts = [
         f"Conversation so far:\n{_history(previous_turns)}",
@@ -106,7 +121,7 @@ def generator_messages(
         parts.append(f"Seed question: {seed_question}")
     parts.append(f"Knowledge base passages:\n{format_snippets(snippets)}")
     if attempt:
-        parts.append(f"Attempt {attempt + 1}: that question was already asked; ask a different one.")
+        parts.append(_retry_line(attempt, rejected))
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
@@ -122,13 +137,18 @@ def responder_messages(
     web_search: bool = False,
     web_results: Sequence[Mapping[str, Any]] = (),
     web_searches: Sequence[str] = (),
+    rejected: str | None = None,
+    style: str = "chat",
 ) -> list[dict[str, str]]:
     """Messages for one round of ``kb_responder``'s tool loop.
 
     ``web_search`` describes the web tool (off: the prompt is exactly the KB-only one);
     ``web_searches`` are the lines describing the web searches made so far (queries and
-    failure notes) and ``web_results`` what they found.
+    failure notes) and ``web_results`` what they found. ``rejected`` names the guard the
+    previous answer failed; ``style="completion"`` gives a base model's few-shot prompt.
     """
+    if style == "completion":
+        return local_prompts.answer_prompt(language=language, question=question, passages=snippets)
     system = _RESPONDER_SYSTEM.format(
         language=language,
         persona=_persona_text(persona),
@@ -145,5 +165,59 @@ def responder_messages(
     if web_searches:
         made = "".join(f"\n{line}" for line in web_searches)
         context += f"\n\nWeb search results:{made}\n{format_web_results(web_results)}"
+    if rejected:
+        context += f"\n\n{_REJECTED_ANSWER.format(why=_WHY.get(rejected, rejected))}"
     messages.append({"role": "user", "content": f"{question}\n\n---\n{context}"})
     return messages
+
+
+_WHY = {
+    "duplicate": "that question was already asked",
+    "template_echo": "it repeated the instructions instead of writing a message",
+    "too_short": "it was too short",
+    "degenerate": "it repeated itself",
+    "wrong_language": "it was not written in the conversation's language",
+    "ungrounded": "it used nothing from the snippets",
+}
+_REJECTED_ANSWER = "Your previous answer was rejected ({why}); write a better one."
+
+
+def _retry_line(attempt: int, rejected: str | None) -> str:
+    """The generator's note on a regenerated question (the dedup wording is unchanged)."""
+    if rejected in (None, "duplicate", "dedup_exhausted", "near_duplicate"):
+        return f"Attempt {attempt + 1}: that question was already asked; ask a different one."
+    return f"Attempt {attempt + 1}: the last question was rejected ({_WHY.get(rejected, rejected)}); write a different one."
+
+
+def prompt_style(cfg: Any) -> str:
+    """``chat`` (instructions, every backend) or ``completion`` (few-shot, for a base model
+    on the embedded backend: ``llm.local.prompt_style``)."""
+    return local_prompts.resolve_prompt_style(cfg)
+
+
+def template(agent: str) -> PromptTemplate:
+    """What the agent's replies must not echo: its prompt's fixed lines and placeholders
+    (both prompt styles) and its reply schema's field names."""
+    return _template(agent)
+
+
+@functools.lru_cache(maxsize=None)
+def _template(agent: str) -> PromptTemplate:
+    if agent == "qa_generator":
+        texts = [_GENERATOR_SYSTEM, *_MODE_INSTRUCTIONS.values(), _GENERATOR_PARTS]
+        fields = ["question"]
+    else:
+        texts = [_RESPONDER_SYSTEM, _KB_ONLY_RULE, _WEB_RULE, _WEB_TOOL, _REJECTED_ANSWER]
+        fields = ["action", "query", "answer", "cited_chunk_ids"]
+    lines = [_unformat(line) for text in texts for line in text.splitlines()]
+    return PromptTemplate.of(lines + local_prompts.template_lines(agent), fields)
+
+
+def _unformat(line: str) -> str:
+    """A template line without its ``{fields}`` (and with ``{{``/``}}`` unescaped)."""
+    return re.sub(r"(?<!\{)\{[a-z_]+\}(?!\})", " ", line).replace("{{", "{").replace("}}", "}")
+
+
+_GENERATOR_PARTS = """Conversation so far:
+(this is the first message of the conversation)
+Knowledge base passages:"""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from dlgforge_core.generation.guards import format_tally
+
 
 @dataclass
 class LanguageSummary:
@@ -25,6 +27,7 @@ class LanguageSummary:
     preview_conversation_id: str | None = None
     status: str = "running"
     budget_reason: str | None = None
+    guards: dict[str, Any] = field(default_factory=dict)  # GuardTally.as_dict()
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-data form (for Dagster metadata and JSON)."""
@@ -43,6 +46,8 @@ def format_summary(summaries: list[LanguageSummary], cfg: Any) -> str:
         if s.dropped_by_reason:
             drops = ", ".join(f"{reason}={n}" for reason, n in sorted(s.dropped_by_reason.items()))
             lines.append(f"      dropped: {drops}")
+        if s.guards:
+            lines.append(f"      {format_tally(s.guards)}")
         if s.budget_exhausted:
             cap = s.budget_reason or "run.budget"
             lines.append(f"      budget exhausted ({cap}): no new conversations were started")

@@ -10,6 +10,7 @@ share one backend, so they share its connection pool and in-flight cap.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -55,12 +56,14 @@ __all__ = ["LLMClient", "LLMResult", "LLMCallError", "TokenUsage"]
 @dataclass
 class LLMResult(Generic[T]):
     """A validated reply: the model instance, the tokens it cost, whether it was cached, and
-    the model's reasoning text when the endpoint returned one (``reasoning_content``/``reasoning``)."""
+    the backend's ``finish_reason`` (``"length"``: cut off by the token limit; None if cached)
+    and the model's reasoning text when the endpoint returned one (``reasoning_content``/``reasoning``)."""
 
     value: T
     usage: TokenUsage
     cached: bool = False
     reasoning: str | None = None
+    finish_reason: str | None = None
 
 
 @dataclass
@@ -112,10 +115,17 @@ class LLMClient:
     async def structured(self, agent: str, messages: list[dict[str, str]], schema: type[T],
                          validate: Callable[[T], Any] | None = None,
                          cache_key: str | None = None,
-                         conversation_id: str | None = None) -> LLMResult[T]:
-        """One validated reply of ``schema`` from ``agent``; raises ``LLMCallError``."""
+                         conversation_id: str | None = None,
+                         max_tokens: int | None = None) -> LLMResult[T]:
+        """One validated reply of ``schema`` from ``agent``; raises ``LLMCallError``.
+
+        ``max_tokens`` replaces the agent's token limit for this call (a retry of a reply that
+        was cut off); replies cut off by the limit are not cached.
+        """
         spec = schema_spec(schema)
         ag = self._agents.get(agent) or await self._resolve(agent)
+        if max_tokens is not None:
+            ag = _with_max_tokens(ag, max_tokens)
         key = None
         if self._cache is not None:
             key = request_key(agent, ag.model, ag.params, messages, spec.schema_hash, cache_key)
@@ -127,12 +137,13 @@ class LLMClient:
             headers = {**headers, CONVERSATION_HEADER: conversation_id}
         seed = request_seed(self.cfg.run.seed, cache_key)
         value, total, response = await self._reply(ag, messages, schema, spec, validate, headers, seed)
+        finish = response.finish_reason
         self.usage.add_call(agent, cached=False)
-        if key is not None:
+        if key is not None and finish != "length":
             await self._cache.put(key, agent, ag.model, CachedReply(
                 value.model_dump_json(), total.prompt_tokens, total.completion_tokens,
                 response.reasoning))
-        return LLMResult(value, total, cached=False, reasoning=response.reasoning)
+        return LLMResult(value, total, cached=False, reasoning=response.reasoning, finish_reason=finish)
 
     async def check(self, agents: Iterable[str] | None = None) -> None:
         """Build the agents' backends and run each one's pre-flight health check once
@@ -264,7 +275,7 @@ class LLMClient:
                 backend.endpoint, 0)]
             request = ChatRequest(
                 model=ag.model, messages=messages_for(mode, messages, spec),
-                temperature=settings.temperature, max_tokens=settings.max_tokens,
+                temperature=settings.temperature, max_tokens=ag.params[1],
                 top_p=settings.top_p, timeout=settings.timeout,
                 response_format=None if mode == NATIVE else response_format_for(mode, spec),
                 json_schema=spec.schema, headers=headers, seed=seed, extra=settings.extra)
@@ -317,6 +328,11 @@ class LLMClient:
     def _line(self, ag: _Agent, response: ChatResponse, latency: float, outcome: str) -> None:
         self._log.record(ag.name, ag.model, response.endpoint or ag.backend.endpoint, latency,
                          response.prompt_tokens, response.completion_tokens, outcome)
+
+
+def _with_max_tokens(ag: _Agent, max_tokens: int) -> _Agent:
+    """The agent with another token limit (its cache key and requests change with it)."""
+    return dataclasses.replace(ag, params=(ag.params[0], max_tokens, ag.params[2]))
 
 
 def _ms(started: float) -> float:

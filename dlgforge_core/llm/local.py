@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import contextlib
 import json
 import os
 import queue
@@ -29,8 +30,9 @@ from dlgforge_core.llm.backends import (
     FatalBackendError,
     RetryableBackendError,
 )
-from dlgforge_core.llm.local_grammar import GrammarMask, constrain_schema, json_gbnf, max_string_chars
+from dlgforge_core.llm.local_grammar import GrammarMask, constrain_schema, json_gbnf, max_string_chars, trim_cut_text
 from dlgforge_core.llm.local_model import resolve_model_path
+from dlgforge_core.llm.local_prompts import is_completion
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from dlgforge_core.config import DlgforgeConfig
@@ -67,14 +69,15 @@ class LocalEngine:
         llama_cpp = _import_llama_cpp()
         self.settings = settings
         try:
-            self.llama = llama_cpp.Llama(
-                model_path=settings.model_path,
-                n_ctx=settings.n_ctx,
-                n_threads=settings.n_threads,
-                n_threads_batch=settings.n_threads,
-                n_batch=settings.n_batch,
-                verbose=False,
-            )
+            with _without_amx_buffers(cpu_has_amx()):
+                self.llama = llama_cpp.Llama(
+                    model_path=settings.model_path,
+                    n_ctx=settings.n_ctx,
+                    n_threads=settings.n_threads,
+                    n_threads_batch=settings.n_threads,
+                    n_batch=settings.n_batch,
+                    verbose=False,
+                )
         except ValueError as err:
             raise LLMSetupError(f"llm.local.model_path: cannot load {settings.model_path}: {err}") from None
         self.formatter = PromptFormatter(self.llama)
@@ -111,6 +114,44 @@ class LocalEngine:
                 future.set_result(job(self))
             except BaseException as err:  # delivered to the awaiting coroutine
                 future.set_exception(err)
+
+
+def cpu_has_amx() -> bool:
+    """True when the CPU advertises Intel AMX (``amx_tile`` in ``/proc/cpuinfo``)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="ignore") as handle:
+            return any(line.startswith("flags") and " amx_tile" in line for line in handle)
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _without_amx_buffers(active: bool):
+    """Load the model without llama.cpp's extra CPU buffer types (AMX, repacked weights).
+
+    A llama.cpp built on an AMX CPU multiplies through AMX tiles, and virtual machines that
+    advertise AMX without enabling its register state (Firecracker, some cloud VMs) crash
+    with a segmentation fault on the first decode. ``Llama`` does not expose the model's
+    ``use_extra_bufts`` flag, so its default parameters are adjusted while it loads (under
+    the engines lock: one load at a time).
+    """
+    if not active:
+        yield
+        return
+    import llama_cpp.llama_cpp as low
+
+    default = low.llama_model_default_params
+
+    def params():
+        value = default()
+        value.use_extra_bufts = False
+        return value
+
+    low.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        low.llama_model_default_params = default
 
 
 _engines: dict[EngineSettings, LocalEngine] = {}
@@ -185,8 +226,9 @@ class LocalBackend:
             )
         max_tokens = min(request.max_tokens or self.max_tokens, self.max_tokens, room)
         mask = None
+        max_chars = max_string_chars(max_tokens, request.json_schema) if request.json_schema is not None else 0
         if request.json_schema is not None:
-            mask = engine.grammar_mask(request.json_schema, max_string_chars(max_tokens, request.json_schema))
+            mask = engine.grammar_mask(request.json_schema, max_chars)
         deadline = time.monotonic() + request.timeout if request.timeout else None
         llama_cpp = _import_llama_cpp()
         try:
@@ -210,12 +252,17 @@ class LocalBackend:
         if is_degenerate(llama.tokenize(text.encode("utf-8"), add_bos=False, special=False)):
             raise RetryableBackendError("empty", "empty or degenerate reply from the local model")
         usage = result["usage"]
+        finish = choice.get("finish_reason")
+        if mask is not None:  # a text field the length cap cut: back to its last full sentence
+            text, cut = trim_cut_text(text, request.json_schema, max_chars)
+            if cut:
+                finish = "length"  # cut inside its first sentence: the JSON closed only because of the cap
         return ChatResponse(
             text=text,
             prompt_tokens=usage["prompt_tokens"],
             completion_tokens=usage["completion_tokens"],
             endpoint=self.endpoint,
-            finish_reason=choice.get("finish_reason"),
+            finish_reason=finish,
         )
 
 
@@ -272,8 +319,11 @@ class PromptFormatter:
         """Fold system text into the first user turn and merge same-role neighbours, then render.
 
         Templates of small chat models often reject a system role or two user turns in a row;
-        the normalized list is accepted by all of them.
+        the normalized list is accepted by all of them. A completion-style prompt (few-shot
+        text for a base model, see ``local_prompts``) is used as it is, with no template.
         """
+        if is_completion(messages):
+            return RenderedPrompt(messages[0]["content"], True, ["\n\n"])
         turns = normalize_messages(messages)
         if self._template is None:
             text = "".join(f"{'User' if t['role'] == 'user' else 'Assistant'}: {t['content']}\n" for t in turns)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,54 @@ def max_string_chars(max_tokens: int, schema: dict) -> int:
     return max(32, (max_tokens * 2) // (strings + 1))
 
 
+def cut_by_grammar(text: str, schema: dict, max_chars: int) -> bool:
+    """True when a free-text field of the reply reached the grammar's length cap: the JSON
+    closed because the cap forced it, so the text was cut off (a ``length`` finish)."""
+    return trim_cut_text(text, schema, max_chars)[1]
+
+
+_OPEN_ENDS = (",", ";", ":")  # a field closed right after one of these stopped mid-sentence
+_SENTENCE_END = re.compile(r"[.!?。！？](?=[\s\"')\]]|$)")
+
+
+def trim_cut_text(text: str, schema: dict, max_chars: int) -> tuple[str, bool]:
+    """The reply with each free-text field that the length cap cut off trimmed back to its
+    last complete sentence, and whether a field was cut with no complete sentence to keep.
+
+    A base model seldom ends a field by itself: it writes on until the grammar's cap closes
+    the string mid-word (or closes it right after a comma). What it wrote up to the end of its last sentence is a complete
+    reply; a field cut inside its first sentence is truncated (the caller reports a
+    ``length`` finish). The reply is returned unchanged when nothing was cut.
+    """
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text, False
+    if not isinstance(value, dict):
+        return text, False
+    changed = truncated = False
+    for name, prop in (schema.get("properties") or {}).items():
+        field = value.get(name)
+        if not (isinstance(field, str) and _could_be_free_text(prop, schema)):
+            continue
+        if len(field) < max_chars and field.rstrip()[-1:] not in _OPEN_ENDS:
+            continue
+        ends = [m.end() for m in _SENTENCE_END.finditer(field)]
+        if ends and ends[-1] >= len(field) // 3:
+            value[name] = field[: ends[-1]].strip()
+            changed = True
+        else:
+            truncated = True
+    return (json.dumps(value, ensure_ascii=False) if changed else text), truncated
+
+
+def _could_be_free_text(prop: dict, schema: dict) -> bool:
+    if "$ref" in prop:
+        return False
+    options = prop.get("anyOf") if isinstance(prop.get("anyOf"), list) else [prop]
+    return any(isinstance(o, dict) and _is_free_text(o) for o in options)
+
+
 def constrain_schema(schema: Any, max_chars: int) -> Any:
     """Copy of ``schema`` tightened to what the grammar converter can enforce.
 
@@ -69,6 +118,10 @@ def constrain_schema(schema: Any, max_chars: int) -> Any:
     if kind == "array" and isinstance(out.get("items"), dict) and _is_free_text(out["items"]):
         out["maxItems"] = min(out.get("maxItems", _MAX_LIST_ITEMS), _MAX_LIST_ITEMS)
         out["items"]["maxLength"] = min(out["items"]["maxLength"], _MAX_ITEM_CHARS)
+    if kind == "array" and isinstance(out.get("items"), dict) and isinstance(out["items"].get("enum"), list):
+        # a list of labels never needs one twice: without a bound a small model lists them
+        # until max_tokens and the JSON never closes
+        out["maxItems"] = min(out.get("maxItems", len(out["items"]["enum"])), len(out["items"]["enum"]))
     if kind == "string" and not {"enum", "const", "pattern", "format"} & out.keys():
         out["maxLength"] = min(out.get("maxLength", max_chars), max_chars)
         out["minLength"] = max(out.get("minLength", 1), 1)

@@ -44,6 +44,7 @@ class LanguageState(BaseModel):
     in_flight: list[int] = Field(default_factory=list)
     dropped: list[DroppedConversation] = Field(default_factory=list)
     usage: dict[str, dict[str, int]] = Field(default_factory=dict)
+    guards: dict[str, Any] = Field(default_factory=dict)  # GuardTally.as_dict(): what the reply guards did
     status: Status = "running"
     budget_spent_at_stop: int | None = None  # the run's tokens when this one hit the budget
     worker: str = ""  # host:pid of the process that wrote this checkpoint last

@@ -66,8 +66,9 @@ def test_same_question_server_ends_cleanly_with_dedup_drops(shared_kb, tmp_path:
         config = write_config(tmp_path, srv.base_url, shared_kb, {
             "run": {"target_languages": ["en", "fr"], "total_samples": 3, "n_turns": 1, "batch_size": 2},
             "coverage": {"question_dedup_retries": 2},
-            # this test is about dedup, not the drop-rate gate (which would block the export)
-            "quality": {"max_drop_rate": 1.0}})
+            # this test is about dedup, not the drop-rate gate (which would block the export);
+            # the one English question must collide in French too, not be dropped as wrong_language
+            "quality": {"max_drop_rate": 1.0, "guards": {"wrong_language": {"enabled": False}}}})
         done = dlgforge("run", str(config), cwd=tmp_path)
     # Every retry was a duplicate: the languages finish short of their target, which the run
     # reports as a warning and in the summary; it is not a failure of the run.

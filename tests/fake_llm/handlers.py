@@ -1,7 +1,7 @@
 """Default per-agent reply handlers of the fake server, and the named scripts.
 
-A handler is ``fn(request: RecordedRequest) -> dict | str``: a dict is sent as JSON text in
-the assistant message, a str as is. Handlers may raise ``FakeHTTPError`` to answer with an
+A handler is ``fn(request: RecordedRequest) -> dict | str | FakeReply``: a dict is sent as
+JSON text in the assistant message, a str as is, a ``FakeReply`` with its finish reason. Handlers may raise ``FakeHTTPError`` to answer with an
 HTTP error instead.
 
 Conventions shared with the generation engine: chunks shown to a model are marked
@@ -13,11 +13,14 @@ reported as ``You searched the web for: <query>``.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from tests.fake_llm.records import RecordedRequest
+from tests.fake_llm.reply import FakeReply
 
-Handler = Callable[[RecordedRequest], "dict | str"]
+Handler = Callable[[RecordedRequest], "dict | str | FakeReply"]
+
 
 WEB_SEARCHED = "You searched the web for:"  # how the engine reports a web search in the prompt
 CHUNK_ID = re.compile(r"\[chunk:([^\]\s]+)\]")
@@ -36,8 +39,28 @@ def language_in(text: str) -> str | None:
     return match.group(1).lower() if match else None
 
 
+# What the default replies say, in the conversation's language (so they pass the reply
+# guards' language check); other languages get the English text.
+_ASK = {
+    "en": "what does the guide say about it?",
+    "fr": "que dit le guide à ce sujet exactement ?",
+    "de": "was sagt der Leitfaden genau dazu?",
+    "es": "¿qué dice la guía exactamente sobre esto?",
+    "it": "che cosa dice esattamente la guida su questo?",
+    "pt": "o que diz exatamente o guia sobre isso?",
+}
+_TELL = {
+    "en": "according to the knowledge base",
+    "fr": "selon la base de connaissances, voici ce que dit le guide",
+    "de": "laut der Wissensdatenbank steht das so im Leitfaden",
+    "es": "según la base de conocimientos, esto es lo que dice la guía",
+    "it": "secondo la base di conoscenza, ecco che cosa dice la guida",
+    "pt": "segundo a base de conhecimento, isto é o que diz o guia",
+}
+
+
 def generator_reply(req: RecordedRequest) -> dict[str, Any]:
-    """A fresh question per call, naming the language if any.
+    """A fresh question per call, naming the language if any (and written in it).
 
     Unique within one server; servers given distinct names stay unique together.
     """
@@ -45,15 +68,16 @@ def generator_reply(req: RecordedRequest) -> dict[str, Any]:
     where = f" for {req.conversation_id}" if req.conversation_id else ""
     lang = f" ({language})" if language else ""
     number = f"{req.server_name}-{req.seq}" if req.server_name else str(req.seq)
-    return {"question": f"Question {number}{where}{lang}: what does the guide say about it?"}
+    return {"question": f"Question {number}{where}{lang}: {_ASK.get(language or 'en', _ASK['en'])}"}
 
 
 def responder_reply(req: RecordedRequest) -> dict[str, Any]:
-    """An answer citing every ``[chunk:<id>]`` found in the prompt."""
+    """An answer citing every ``[chunk:<id>]`` found in the prompt (in the prompt's language)."""
     ids = chunk_ids_in(req.prompt_text)
     basis = ", ".join(ids) if ids else "no retrieved chunks"
+    tell = _TELL.get(language_in(req.prompt_text) or "en", _TELL["en"])
     return {"action": "answer", "query": None,
-            "answer": f"Answer {req.seq}: according to the knowledge base ({basis}).",
+            "answer": f"Answer {req.seq}: {tell} ({basis}).",
             "cited_chunk_ids": ids}
 
 

@@ -239,15 +239,16 @@ class FakeLLMServer:
         except FakeHTTPError as err:
             return _error(err.status, err.message, headers=err.headers)
         extra = reply.message_fields if isinstance(reply, FakeReply) else {}
+        finish = reply.finish_reason if isinstance(reply, FakeReply) else "stop"
         reply = reply.content if isinstance(reply, FakeReply) else reply
         text = reply if isinstance(reply, str) else json.dumps(reply, ensure_ascii=False)
         if record.fault == "broken_json":
             text = text[: len(text) // 2]
         if self.chunked:
-            payload = json.dumps(_completion(record, text, extra)).encode()
+            payload = json.dumps(_completion(record, text, extra, finish)).encode()
             parts = [payload[i:i + 64] for i in range(0, len(payload), 64)]
             return StreamingResponse(_aiter(parts), media_type="application/json")
-        return JSONResponse(_completion(record, text, extra))
+        return JSONResponse(_completion(record, text, extra, finish))
 
     def _handler_for(self, agent: str) -> Handler:
         handler = self._handlers.get(agent)
@@ -277,7 +278,8 @@ async def _aiter(parts: list[bytes]):
         yield part
 
 
-def _completion(record: RecordedRequest, text: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def _completion(record: RecordedRequest, text: str, extra: dict[str, Any] | None = None,
+                finish: str = "stop") -> dict[str, Any]:
     prompt_tokens = len(record.prompt_text.split())
     completion_tokens = len(text.split())
     return {
@@ -285,7 +287,7 @@ def _completion(record: RecordedRequest, text: str, extra: dict[str, Any] | None
         "object": "chat.completion",
         "created": int(time.time()),
         "model": record.model,
-        "choices": [{"index": 0, "finish_reason": "stop",
+        "choices": [{"index": 0, "finish_reason": finish,
                      "message": {"role": "assistant", "content": text, **(extra or {})}}],
         "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                   "total_tokens": prompt_tokens + completion_tokens},

@@ -82,3 +82,28 @@ def test_an_unusable_cache_does_not_fail_calls(make_cfg, tmp_path):
         second, _, _ = run(_three_slots, cfg)
         assert len(srv.requests) == 6  # no replay, but every call answered
     assert all(not cached for _, cached, _ in first + second)
+
+
+def test_finish_reason_is_exposed_and_cut_off_replies_are_not_cached(make_cfg):
+    from tests.fake_llm.handlers import FakeReply
+
+    def cut_unless_large(req):
+        reply = {"question": f"How long do refunds take, case {req.seq}?"}
+        return reply if req.body.get("max_tokens", 0) > 1500 else FakeReply(reply, finish_reason="length")
+
+    def twice(client):
+        async def go():
+            first = await client.structured("qa_generator", ask(), QuestionReply, cache_key="s/0/0")
+            larger = await client.structured("qa_generator", ask(), QuestionReply, cache_key="s/0/0", max_tokens=2048)
+            again = await client.structured("qa_generator", ask(), QuestionReply, cache_key="s/0/0")
+            replay = await client.structured("qa_generator", ask(), QuestionReply, cache_key="s/0/0", max_tokens=2048)
+            return first, larger, again, replay
+        return go()
+
+    with FakeLLMServer(handlers={"qa_generator": cut_unless_large}) as srv:
+        first, larger, again, replay = run(twice, make_cfg(srv.base_url))
+        assert [r.body.get("max_tokens") for r in srv.requests] == [1024, 2048, 1024]
+    assert first.finish_reason == "length" and not first.cached
+    assert larger.finish_reason == "stop"
+    assert again.finish_reason == "length" and not again.cached  # the cut-off reply was not cached
+    assert replay.cached and replay.value == larger.value  # the complete one was

@@ -31,20 +31,21 @@ ANSWER = "A day pass costs 8.00 EUR and includes unlimited 45-minute rides for 2
 
 
 def agent_case(agent: str):
-    """(messages, reply model, extra validator) as the pipeline builds them for ``agent``."""
+    """(messages, reply model, extra validator) as the pipeline builds them for ``agent`` on the
+    packaged base model (completion-style prompts for the generator and the responder)."""
     if agent == "qa_generator":
         messages = generator_messages(language="en", persona=PERSONA, mode="fresh",
-                                      snippets=[SNIPPET], previous_turns=[])
+                                      snippets=[SNIPPET], previous_turns=[], style="completion")
         return messages, QuestionReply, None
     if agent == "kb_responder":
         messages = responder_messages(language="en", persona=PERSONA, previous_turns=[],
                                       question=QUESTION, snippets=[SNIPPET], searches=[],
-                                      searches_left=1)
+                                      searches_left=1, style="completion")
         return messages, ResponderReply, None
     if agent == "kb_responder_last_round":
         messages = responder_messages(language="en", persona=PERSONA, previous_turns=[],
                                       question=QUESTION, snippets=[SNIPPET], searches=[],
-                                      searches_left=0)
+                                      searches_left=0, style="completion")
         return messages, FinalAnswerReply, None
     messages = turn_messages(language="en", question=QUESTION, answer=ANSWER, chunks=[SNIPPET],
                              score_min=1, score_max=5, reasons=DEFAULT_JUDGE_REASONS)
@@ -169,3 +170,29 @@ def test_prompt_longer_than_the_context_is_a_fatal_error(tmp_path, default_model
     request = request_for([{"role": "user", "content": long_text}], QuestionReply)
     with pytest.raises(FatalBackendError, match=r"does not fit llm.local.n_ctx=256"):
         asyncio.run(small.complete(request))
+
+
+@pytest.mark.parametrize("style_agent", ["qa_generator", "kb_responder_last_round"])
+def test_completion_prompts_are_rendered_raw_and_reply_in_the_schema(backend, style_agent):
+    if style_agent == "qa_generator":
+        messages = generator_messages(language="en", persona=PERSONA, mode="fresh", snippets=[SNIPPET],
+                                      previous_turns=[], style="completion")
+        model = QuestionReply
+    else:
+        messages = responder_messages(language="en", persona=PERSONA, previous_turns=[], question=QUESTION,
+                                      snippets=[SNIPPET], searches=[], searches_left=0, style="completion")
+        model = FinalAnswerReply
+    rendered = backend.engine.formatter.render(messages)
+    assert rendered.text == messages[0]["content"]  # no chat template around the few-shot text
+    response = asyncio.run(backend.complete(request_for(messages, model, max_tokens=96)))
+    value = validate_reply(response.text, model, None)
+    assert isinstance(value, model)
+
+
+def test_text_cut_by_the_grammar_cap_finishes_with_length(backend):
+    messages = responder_messages(language="en", persona=PERSONA, previous_turns=[], question=QUESTION,
+                                  snippets=[SNIPPET], searches=[], searches_left=0, style="completion")
+    short = asyncio.run(backend.complete(request_for(messages, FinalAnswerReply, max_tokens=48)))
+    value = validate_reply(short.text, FinalAnswerReply, None)  # still valid JSON: the grammar closed it
+    # cut inside its first sentence: a length finish; else trimmed back to a complete sentence
+    assert value.answer and (short.finish_reason == "length" or value.answer.endswith((".", "!", "?")))

@@ -26,6 +26,7 @@ def test_judge_score_range_becomes_an_enum_and_labels_stay():
     assert tight["properties"]["reasons"]["items"]["enum"] == DEFAULT_JUDGE_REASONS
     assert "maxLength" not in tight["properties"]["reasons"]["items"]
     assert tight["properties"]["notes"]["maxLength"] == 100
+    assert tight["properties"]["reasons"]["maxItems"] == len(DEFAULT_JUDGE_REASONS)
     assert schema["properties"]["score"].get("enum") is None  # the input is not modified
 
 
