@@ -1,0 +1,92 @@
+"""Merging ranked candidate lists: the two halves of hybrid search, and several queries.
+
+Every list is a list of rows (``chunk_id``, ``source``, ... ) with a raw score, best first.
+A list's scores are min-max normalised over its own candidates (the best becomes 1, the
+worst 0), so that a cosine similarity and a BM25 score can be added: a chunk that only
+one half found keeps its full weight in that half, unlike reciprocal rank fusion, where
+the top hit of one half loses to anything ranked fairly well by both.
+
+At ``document`` level a document takes, in each list, the score of its best chunk there:
+the half that found its second chunk still counts for it. Documents are fused first; a
+chunk's fused score is then the mean of its document's and its own (so the best chunks
+of the best documents come first, and a weak chunk of a good document does not outrank
+the strong chunk of the next one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+Ranked = list[tuple[dict, float]]  # rows with their raw score, best first
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """How lists are merged (``retrieval.fusion``)."""
+
+    method: str = "convex"
+    level: str = "document"
+    vector_weight: float = 0.5
+    candidates: int = 50
+    rrf_k: int = 60
+
+    @classmethod
+    def from_config(cls, fusion) -> "Fusion":
+        if fusion is None:
+            return cls()
+        return cls(method=fusion.method, level=fusion.level,
+                   vector_weight=float(fusion.vector_weight), candidates=int(fusion.candidates),
+                   rrf_k=int(fusion.rrf_k))
+
+
+def _normalised(ranked: Ranked) -> dict[str, float]:
+    """chunk_id -> min-max normalised score (a single candidate, or equal scores: 1)."""
+    if not ranked:
+        return {}
+    scores = [score for _, score in ranked]
+    low, high = min(scores), max(scores)
+    span = high - low
+    return {row["chunk_id"]: ((score - low) / span if span > 0 else 1.0) for row, score in ranked}
+
+
+def _reciprocal(ranked: Ranked, rrf_k: int) -> dict[str, float]:
+    """chunk_id -> 1 / (rrf_k + rank), scaled so that rank 1 scores 1."""
+    return {row["chunk_id"]: (rrf_k + 1) / (rrf_k + rank)
+            for rank, (row, _) in enumerate(ranked, start=1)}
+
+
+def _by_document(chunk_scores: dict[str, float], source_of: dict[str, str]) -> dict[str, float]:
+    documents: dict[str, float] = {}
+    for chunk_id, score in chunk_scores.items():
+        source = source_of[chunk_id]
+        documents[source] = max(documents.get(source, 0.0), score)
+    return documents
+
+
+def fuse(lists: Sequence[tuple[Ranked, float]], fusion: Fusion) -> Ranked:
+    """Weighted merge of ``(ranked list, weight)`` pairs; rows with their fused score, best first.
+
+    A row missing from a list scores 0 there. Ties are broken by chunk id (stable output).
+    """
+    rows: dict[str, dict] = {}
+    per_list: list[tuple[dict[str, float], float]] = []
+    for ranked, weight in lists:
+        for row, _ in ranked:
+            rows.setdefault(row["chunk_id"], row)
+        scores = (_reciprocal(ranked, fusion.rrf_k) if fusion.method == "rrf"
+                  else _normalised(ranked))
+        per_list.append((scores, weight))
+    total = sum(weight for _, weight in per_list) or 1.0
+    chunk_fused = {cid: sum(w * s.get(cid, 0.0) for s, w in per_list) / total for cid in rows}
+    if fusion.level == "document":
+        source_of = {cid: row["source"] for cid, row in rows.items()}
+        doc_fused: dict[str, float] = {}
+        for scores, weight in per_list:
+            for source, score in _by_document(scores, source_of).items():
+                doc_fused[source] = doc_fused.get(source, 0.0) + weight * score / total
+        fused = {cid: 0.5 * (doc_fused[source_of[cid]] + chunk_fused[cid]) for cid in rows}
+    else:
+        fused = chunk_fused
+    order = sorted(fused, key=lambda cid: (-fused[cid], cid))
+    return [(rows[cid], fused[cid]) for cid in order]
