@@ -28,6 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    # one BLAS thread: on a shared 2-core box a spinning second thread made each query
+    # embedding ~10x slower (0.6 s instead of 0.06 s at load 15); set it to measure otherwise
+    os.environ.setdefault(_var, "1")
 
 import yaml  # noqa: E402
 
