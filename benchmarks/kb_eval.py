@@ -8,7 +8,8 @@ turn alone (``query_turns: 1``: what acceptance measures) and as the responder s
 Prints Recall@5, MRR@10, nDCG@10 and ms/question per mode, then the per-question paired
 difference hybrid − vector and hybrid − full-text (mean, bootstrap 95 % CI, wins/losses
 and a two-sided sign test), on all questions and on two fixed halves (split by id hash).
-``--baseline`` adds the fusion before issue 15 (chunk-level RRF, question alone).
+``--baseline`` adds the hybrid fusion before issue 15 (chunk-level RRF of 20 candidates per
+half, as the responder's k=4 search had, and of 160, as ``kb search -k 40`` had; question alone).
 
 Run: .venv/bin/python benchmarks/kb_eval.py [--dev DIR] [--baseline]
 """
@@ -110,12 +111,16 @@ def main() -> None:
            if line.strip()]
     subsets = halves(ids)
     runs = {}
-    if args.baseline:
-        before = knowledge_base(args.dev, args.cache, fusion={"method": "rrf", "level": "chunk",
-                                                             "candidates": 20})
-        runs["before: chunk RRF, last user turn"] = evaluate(before, questions, K, MODES, 1)
     for form, turns in FORMS.items():
         runs[form] = evaluate(kb, questions, K, MODES, turns)
+    if args.baseline:  # hybrid only: the halves do not depend on the fusion
+        for pool in (20, 160):
+            before = knowledge_base(args.dev, args.cache, fusion={
+                "method": "rrf", "level": "chunk", "candidates": pool, "query_turns": 1})
+            result = evaluate(before, questions, K, ["hybrid"], 1)["hybrid"].summary()
+            print(f"before (chunk-level RRF, {pool} candidates per half, last user turn): "
+                  f"hybrid R@5 {result['recall@k']:.3f} MRR@10 {result['mrr@10']:.3f} "
+                  f"nDCG@10 {result['ndcg@10']:.3f}")
     for form, results in runs.items():
         print(f"\n## {form}")
         for line in table(results, len(questions), K):
