@@ -8,8 +8,8 @@ turn alone (``query_turns: 1``: what acceptance measures) and as the responder s
 Prints Recall@5, MRR@10, nDCG@10 and ms/question per mode, then the per-question paired
 difference hybrid − vector and hybrid − full-text (mean, bootstrap 95 % CI, wins/losses
 and a two-sided sign test), on all questions and on two fixed halves (split by id hash).
-``--baseline`` adds the hybrid fusion before issue 15 (chunk-level RRF of 20 candidates per
-half, as the responder's k=4 search had, and of 160, as ``kb search -k 40`` had; question alone).
+``--baseline`` adds the hybrid search before issue 15 (``BeforeIssue15``: chunk-level RRF of 20
+candidates per half, as the responder's k=4 search had, and of 160, as a 40-hit search had).
 
 Run: .venv/bin/python benchmarks/kb_eval.py [--dev DIR] [--baseline]
 """
@@ -24,6 +24,7 @@ import random
 import sys
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -53,6 +54,30 @@ def knowledge_base(dev: Path, cache: Path, **retrieval) -> KnowledgeBase:
     config.write_text(yaml.safe_dump({"llm": {"model": "bench"}, "retrieval": {
         "knowledge_dir": str(dev / "passages"), "index_dir": str(cache / "index"), **retrieval}}))
     return KnowledgeBase(load_config(config, require_models=False))
+
+
+class BeforeIssue15:
+    """The hybrid search before issue 15, for comparison: reciprocal rank fusion of chunk
+    ids (k = 60) over ``pool`` candidates per half, each id summed over every row it has
+    (a chunk text shared by many documents, e.g. site boilerplate, summed its copies)."""
+
+    def __init__(self, kb: KnowledgeBase, pool: int) -> None:
+        self.kb, self.pool, self.manifest = kb, pool, kb.manifest
+
+    def clear_query_cache(self) -> None:
+        self.kb.clear_query_cache()
+
+    def search(self, query: str, k: int, mode: str, context=(), query_turns=None) -> list:
+        index = self.kb._searchable()
+        vector_rows = index.vector_search(self.kb._encode_query(query), self.pool)
+        fts_rows = index.fts_search(query, self.pool)
+        rows = {r["chunk_id"]: r for r in [*fts_rows, *vector_rows]}
+        fused: dict[str, float] = {}
+        for ranking in (vector_rows, fts_rows):
+            for rank, row in enumerate(ranking, start=1):
+                fused[row["chunk_id"]] = fused.get(row["chunk_id"], 0.0) + 1.0 / (60 + rank)
+        order = sorted(fused, key=lambda cid: (-fused[cid], cid))
+        return [SimpleNamespace(chunk_id=cid, source=rows[cid]["source"]) for cid in order][:k]
 
 
 def bootstrap_ci(diffs: list[float], rounds: int = 5000, seed: int = 0) -> tuple[float, float]:
@@ -115,12 +140,11 @@ def main() -> None:
         runs[form] = evaluate(kb, questions, K, MODES, turns)
     if args.baseline:  # hybrid only: the halves do not depend on the fusion
         for pool in (20, 160):
-            before = knowledge_base(args.dev, args.cache, fusion={
-                "method": "rrf", "level": "chunk", "candidates": pool, "query_turns": 1})
-            result = evaluate(before, questions, K, ["hybrid"], 1)["hybrid"].summary()
+            result = evaluate(BeforeIssue15(kb, pool), questions, K, ["hybrid"], 1)
+            summary = result["hybrid"].summary()
             print(f"before (chunk-level RRF, {pool} candidates per half, last user turn): "
-                  f"hybrid R@5 {result['recall@k']:.3f} MRR@10 {result['mrr@10']:.3f} "
-                  f"nDCG@10 {result['ndcg@10']:.3f}")
+                  f"hybrid R@5 {summary['recall@k']:.3f} MRR@10 {summary['mrr@10']:.3f} "
+                  f"nDCG@10 {summary['ndcg@10']:.3f}")
     for form, results in runs.items():
         print(f"\n## {form}")
         for line in table(results, len(questions), K):

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 Ranked = list[tuple[dict, float]]  # rows with their raw score, best first
+Key = tuple[str, str]  # (chunk_id, source): a chunk id is a content hash, so the same
+# boilerplate text in several documents is one id in several rows; each row counts once
 
 
 @dataclass(frozen=True)
@@ -41,26 +43,34 @@ class Fusion:
                    rrf_k=int(fusion.rrf_k))
 
 
-def _normalised(ranked: Ranked) -> dict[str, float]:
-    """chunk_id -> min-max normalised score (a single candidate, or equal scores: 1)."""
+def _key(row: dict) -> Key:
+    return row["chunk_id"], row["source"]
+
+
+def _normalised(ranked: Ranked) -> dict[Key, float]:
+    """Row key -> min-max normalised score (a single candidate, or equal scores: 1)."""
     if not ranked:
         return {}
     scores = [score for _, score in ranked]
     low, high = min(scores), max(scores)
     span = high - low
-    return {row["chunk_id"]: ((score - low) / span if span > 0 else 1.0) for row, score in ranked}
+    normalised: dict[Key, float] = {}
+    for row, score in ranked:
+        normalised.setdefault(_key(row), (score - low) / span if span > 0 else 1.0)
+    return normalised
 
 
-def _reciprocal(ranked: Ranked, rrf_k: int) -> dict[str, float]:
-    """chunk_id -> 1 / (rrf_k + rank), scaled so that rank 1 scores 1."""
-    return {row["chunk_id"]: (rrf_k + 1) / (rrf_k + rank)
-            for rank, (row, _) in enumerate(ranked, start=1)}
+def _reciprocal(ranked: Ranked, rrf_k: int) -> dict[Key, float]:
+    """Row key -> 1 / (rrf_k + rank), scaled so that rank 1 scores 1."""
+    reciprocal: dict[Key, float] = {}
+    for rank, (row, _) in enumerate(ranked, start=1):
+        reciprocal.setdefault(_key(row), (rrf_k + 1) / (rrf_k + rank))
+    return reciprocal
 
 
-def _by_document(chunk_scores: dict[str, float], source_of: dict[str, str]) -> dict[str, float]:
+def _by_document(scores: dict[Key, float]) -> dict[str, float]:
     documents: dict[str, float] = {}
-    for chunk_id, score in chunk_scores.items():
-        source = source_of[chunk_id]
+    for (_, source), score in scores.items():
         documents[source] = max(documents.get(source, 0.0), score)
     return documents
 
@@ -68,25 +78,25 @@ def _by_document(chunk_scores: dict[str, float], source_of: dict[str, str]) -> d
 def fuse(lists: Sequence[tuple[Ranked, float]], fusion: Fusion) -> Ranked:
     """Weighted merge of ``(ranked list, weight)`` pairs; rows with their fused score, best first.
 
-    A row missing from a list scores 0 there. Ties are broken by chunk id (stable output).
+    A row missing from a list scores 0 there. Ties are broken by chunk id and source
+    (stable output).
     """
-    rows: dict[str, dict] = {}
-    per_list: list[tuple[dict[str, float], float]] = []
+    rows: dict[Key, dict] = {}
+    per_list: list[tuple[dict[Key, float], float]] = []
     for ranked, weight in lists:
         for row, _ in ranked:
-            rows.setdefault(row["chunk_id"], row)
+            rows.setdefault(_key(row), row)
         scores = (_reciprocal(ranked, fusion.rrf_k) if fusion.method == "rrf"
                   else _normalised(ranked))
         per_list.append((scores, weight))
     total = sum(weight for _, weight in per_list) or 1.0
-    chunk_fused = {cid: sum(w * s.get(cid, 0.0) for s, w in per_list) / total for cid in rows}
+    chunk_fused = {key: sum(w * s.get(key, 0.0) for s, w in per_list) / total for key in rows}
     if fusion.level == "document":
-        source_of = {cid: row["source"] for cid, row in rows.items()}
         doc_fused: dict[str, float] = {}
         for scores, weight in per_list:
-            for source, score in _by_document(scores, source_of).items():
+            for source, score in _by_document(scores).items():
                 doc_fused[source] = doc_fused.get(source, 0.0) + weight * score / total
-        order = sorted(rows, key=lambda cid: (-doc_fused[source_of[cid]], -chunk_fused[cid], cid))
-        return [(rows[cid], doc_fused[source_of[cid]]) for cid in order]
-    order = sorted(rows, key=lambda cid: (-chunk_fused[cid], cid))
-    return [(rows[cid], chunk_fused[cid]) for cid in order]
+        order = sorted(rows, key=lambda key: (-doc_fused[key[1]], -chunk_fused[key], key))
+        return [(rows[key], doc_fused[key[1]]) for key in order]
+    order = sorted(rows, key=lambda key: (-chunk_fused[key], key))
+    return [(rows[key], chunk_fused[key]) for key in order]

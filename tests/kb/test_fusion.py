@@ -49,3 +49,21 @@ def test_single_candidate_and_empty_lists():
     fused = fuse([(_rows(("x", "x.md", 3.0)), 1.0), ([], 1.0)], Fusion())
     assert [(row["chunk_id"], score) for row, score in fused] == [("x", 0.5)]
     assert fuse([([], 0.5), ([], 0.5)], Fusion()) == []
+
+
+def test_one_chunk_text_in_two_documents_counts_once_per_document():
+    # chunk ids are content hashes: boilerplate shared by two documents is one id, two rows
+    vector = _rows(("same", "a.md", 0.9), ("same", "b.md", 0.9), ("c1", "c.md", 0.5))
+    fulltext = _rows(("c1", "c.md", 9.0), ("same", "a.md", 1.0), ("same", "b.md", 1.0))
+    fused = fuse([(vector, 0.5), (fulltext, 0.5)], Fusion(method="rrf", level="chunk"))
+    scores = {(row["chunk_id"], row["source"]): score for row, score in fused}
+    assert len(fused) == 3
+    # each row once per list, never summed over its copies: a.md ranks 1st and 2nd
+    assert scores[("same", "a.md")] == pytest.approx(0.5 + 0.5 * 61 / 62)
+    assert scores[("same", "b.md")] == pytest.approx(0.5 * 61 / 62 + 0.5 * 61 / 63)
+    fulltext = _rows(("c1", "c.md", 9.0), ("same", "a.md", 5.0), ("same", "b.md", 5.0),
+                     ("d1", "d.md", 1.0))
+    documents = fuse([(vector, 0.5), (fulltext, 0.5)], Fusion())
+    # vector: a 1, b 1, c 0; full-text: c 1, a 0.5, b 0.5, d 0
+    assert [(row["source"], score) for row, score in documents] == [
+        ("a.md", 0.75), ("b.md", 0.75), ("c.md", 0.5), ("d.md", 0.0)]
