@@ -15,12 +15,12 @@ from dlgforge_core.errors import KBError
 from dlgforge_core.kb.build import BuildReport, BuildSettings, Progress, build_index
 from dlgforge_core.kb.chunking import Chunk
 from dlgforge_core.kb.embeddings import make_embedder
+from dlgforge_core.kb.fusion import Fusion
 from dlgforge_core.kb.index import ChunkIndex
 from dlgforge_core.kb.manifest import Manifest, load_manifest
 from dlgforge_core.kb.query_batcher import QueryBatcher
-from dlgforge_core.kb.resident import ResidentIndex
-from dlgforge_core.kb.fusion import Fusion
 from dlgforge_core.kb.query_form import conversation_query
+from dlgforge_core.kb.resident import ResidentIndex
 from dlgforge_core.kb.search import Reranker, SearchHit, search
 
 _QUERY_CACHE = 512
