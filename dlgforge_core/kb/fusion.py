@@ -90,7 +90,11 @@ def fuse(lists: Sequence[tuple[Ranked, float]], fusion: Fusion) -> Ranked:
                   else _normalised(ranked))
         per_list.append((scores, weight))
     total = sum(weight for _, weight in per_list) or 1.0
-    chunk_fused = {key: sum(w * s.get(key, 0.0) for s, w in per_list) / total for key in rows}
+    chunk_fused = dict.fromkeys(rows, 0.0)
+    for scores, weight in per_list:
+        share = weight / total
+        for key, score in scores.items():
+            chunk_fused[key] += share * score
     if fusion.level == "document":
         doc_fused: dict[str, float] = {}
         for scores, weight in per_list:

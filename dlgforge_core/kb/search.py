@@ -82,10 +82,10 @@ def search(index: SearchableIndex, encode_query: Callable[[str], np.ndarray], qu
                 weight = 1.0 - fusion.vector_weight if mode == "hybrid" else 1.0
                 lists.append((_fts_half(index, text, pool, sources), weight))
         ranked = fuse(lists, fusion)
+    if reranker is None:
+        return [_hit(row, score) for row, score in ranked[:k]]
     hits = [_hit(row, score) for row, score in ranked]
-    if reranker is not None and hits:
-        hits = reranker.rerank(query, hits)
-    return hits[:k]
+    return reranker.rerank(query, hits)[:k] if hits else []
 
 
 class Reranker:
