@@ -1,4 +1,4 @@
-"""`dlgforge kb build CONFIG` and `dlgforge kb search CONFIG QUERY`: check the KB before spending tokens."""
+"""`dlgforge kb build`, `kb search` and `kb eval` (in kb_eval.py): check the KB before spending tokens."""
 
 from __future__ import annotations
 
@@ -69,3 +69,12 @@ def search(config: Path, query: str, k: int | None, mode: str | None,
         heading = f" [{hit.heading}]" if hit.heading else ""
         click.echo(f"{rank}. score={hit.score:.4f} {hit.source}{heading} ({hit.chunk_id})")
         click.echo(f"   {preview}")
+
+
+def _register() -> None:
+    from dlgforge_assets.commands.kb_eval import eval_command
+
+    kb.add_command(eval_command)
+
+
+_register()

@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from dlgforge_core.config.base import Section
 from dlgforge_core.config.trust_sections import IngestConfig, JudgeSelfCheckConfig
 from dlgforge_core.config.guards import GuardsConfig
+from dlgforge_core.config.retrieval_fusion import FusionConfig
 
 DEFAULT_JUDGE_REASONS: list[str] = [
     "grounded",
@@ -157,6 +158,7 @@ class RetrievalConfig(Section):
     max_tool_rounds: int = Field(default=3, ge=1)
     resident_max_chunks: int = Field(default=50_000, ge=0)
     rerank: RerankConfig = Field(default_factory=RerankConfig)
+    fusion: FusionConfig = Field(default_factory=FusionConfig)
     embeddings: EmbeddingsConfig = Field(default_factory=EmbeddingsConfig)
     web_search: WebSearchConfig = Field(default_factory=WebSearchConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)

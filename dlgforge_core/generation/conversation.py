@@ -216,7 +216,8 @@ class ConversationRun:
         """Ground, answer (N candidates when configured), judge; returns the turn and its chunks."""
         ctx = self.ctx
         k = ctx.cfg.retrieval.default_k
-        initial = [_hit_dict(h) for h in await ctx.kb.asearch(question, k)]
+        earlier = [turn["user_message"] for turn in turns]  # searched beside the question
+        initial = [_hit_dict(h) for h in await ctx.kb.asearch(question, k, context=earlier)]
         count = ctx.cfg.run.candidates_per_turn
         candidates = await asyncio.gather(
             *(self._guarded_answer(t, c, question, initial, turns) for c in range(count))

@@ -15,9 +15,11 @@ from dlgforge_core.errors import KBError
 from dlgforge_core.kb.build import BuildReport, BuildSettings, Progress, build_index
 from dlgforge_core.kb.chunking import Chunk
 from dlgforge_core.kb.embeddings import make_embedder
+from dlgforge_core.kb.fusion import Fusion
 from dlgforge_core.kb.index import ChunkIndex
 from dlgforge_core.kb.manifest import Manifest, load_manifest
 from dlgforge_core.kb.query_batcher import QueryBatcher
+from dlgforge_core.kb.query_form import conversation_query
 from dlgforge_core.kb.resident import ResidentIndex
 from dlgforge_core.kb.search import Reranker, SearchHit, search
 
@@ -48,6 +50,7 @@ class KnowledgeBase:
         self.embedder = make_embedder(self.retrieval.embeddings, cfg.base_dir)
         self.index = ChunkIndex(self.index_dir)
         self.reranker = self._make_reranker()
+        self._fusion = Fusion.from_config(getattr(self.retrieval, "fusion", None))
         self._catalog: _Catalog | None = None
         self._manifest: Manifest | None = None
         self._resident: ResidentIndex | None = None
@@ -102,42 +105,65 @@ class KnowledgeBase:
     # search
 
     def search(self, query: str, k: int | None = None, sources: Sequence[str] | None = None,
-               mode: str | None = None) -> list[SearchHit]:
+               mode: str | None = None, context: Sequence[str] = (),
+               query_turns: int | None = None) -> list[SearchHit]:
         """Top ``k`` (default ``retrieval.default_k``) chunks for ``query``.
 
-        ``mode`` is "hybrid" (vector + full-text, reciprocal rank fusion), "vector" or
-        "fts"; by default ``retrieval.search_mode``. ``sources`` restricts
-        the search to those documents. With ``retrieval.rerank.enabled`` a cross-encoder
-        re-orders the candidates.
+        ``mode`` is "hybrid" (vector + full-text, merged as ``retrieval.fusion`` says),
+        "vector" or "fts"; by default ``retrieval.search_mode``. ``sources`` restricts
+        the search to those documents. ``context``: the earlier user turns of the
+        conversation, oldest first: the last ``query_turns - 1`` of them (default
+        ``retrieval.fusion.query_turns``) joined with ``query`` make a second query searched
+        beside it. With ``retrieval.rerank.enabled`` a cross-encoder re-orders the candidates.
         """
-        return self._search(self._encode_query, query, k, sources, self._mode(mode))
+        queries = self._context_queries(query, context, query_turns)
+        return self._search(self._encode_query, query, k, sources, self._mode(mode), queries)
 
     async def asearch(self, query: str, k: int | None = None,
                       sources: Sequence[str] | None = None,
-                      mode: str | None = None) -> list[SearchHit]:
+                      mode: str | None = None, context: Sequence[str] = (),
+                      query_turns: int | None = None) -> list[SearchHit]:
         """``search`` in a worker thread, so the event loop never blocks on it.
 
-        The query embedding is computed together with those of concurrent searches
+        The query embeddings are computed together with those of concurrent searches
         (see ``QueryBatcher``): one model call serves every slot waiting at that moment.
         """
         mode = self._mode(mode)
+        queries = self._context_queries(query, context, query_turns)
         if mode == "fts":
-            return await asyncio.to_thread(self.search, query, k, sources, mode)
-        vector = self._cached_query(query)
+            return await asyncio.to_thread(self._search, self._encode_query, query, k, sources,
+                                           mode, queries)
+        texts = list(dict.fromkeys([query, *queries]))
+        vectors = dict(zip(texts, await asyncio.gather(*(self._aembed(t) for t in texts))))
+        return await asyncio.to_thread(self._search, vectors.__getitem__, query, k, sources,
+                                       mode, queries)
+
+    async def _aembed(self, text: str) -> np.ndarray:
+        vector = self._cached_query(text)
         if vector is None:
-            vector = await self._query_batcher().embed(query)
-            self._remember_query(query, vector)
-        return await asyncio.to_thread(self._search, lambda _query: vector, query, k, sources, mode)
+            vector = await self._query_batcher().embed(text)
+            self._remember_query(text, vector)
+        return vector
+
+    def _context_queries(self, query: str, context: Sequence[str],
+                         query_turns: int | None) -> list[str]:
+        fusion = getattr(self.retrieval, "fusion", None)
+        turns = int(query_turns or getattr(fusion, "query_turns", 1) or 1)
+        earlier = [t for t in context or () if t and t.strip()]
+        if turns <= 1 or not earlier:
+            return []
+        return [conversation_query(query, earlier, turns)]
 
     def _mode(self, mode: str | None) -> str:
         return mode or self.retrieval.search_mode
 
     def _search(self, encode_query, query: str, k: int | None,
-                sources: Sequence[str] | None, mode: str) -> list[SearchHit]:
+                sources: Sequence[str] | None, mode: str,
+                queries: Sequence[str] = ()) -> list[SearchHit]:
         self.manifest  # raises when there is no index yet
         k = int(k or self.retrieval.default_k)
         return search(self._searchable(), encode_query, query, k, list(sources or []) or None,
-                      mode, self.reranker)
+                      mode, self.reranker, self._fusion, queries)
 
     def _searchable(self) -> ChunkIndex | ResidentIndex:
         """The in-memory copy of the index when it is small enough, else LanceDB on disk.
@@ -170,6 +196,11 @@ class KnowledgeBase:
             self._queries[query] = vector
             if len(self._queries) > _QUERY_CACHE:
                 self._queries.popitem(last=False)
+
+    def clear_query_cache(self) -> None:
+        """Forget the cached query embeddings (``kb eval`` times each mode from cold)."""
+        with self._lock:
+            self._queries.clear()
 
     def _encode_query(self, query: str) -> np.ndarray:
         vector = self._cached_query(query)

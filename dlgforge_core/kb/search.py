@@ -1,4 +1,4 @@
-"""Retrieval: vector search, full-text search, reciprocal rank fusion, optional rerank."""
+"""Retrieval: vector search, full-text search, their fusion (``kb.fusion``), optional rerank."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from dlgforge_core.errors import KBError
+from dlgforge_core.kb.fusion import Fusion, Ranked, fuse
 
 MODES = ("hybrid", "vector", "fts")
-RRF_K = 60
 _rerankers: dict[str, Any] = {}
 _rerankers_lock = threading.Lock()
 
@@ -39,44 +39,53 @@ class SearchHit:
     score: float
 
 
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> dict[str, float]:
-    """sum over rankings of 1 / (k + rank), rank starting at 1."""
-    fused: dict[str, float] = {}
-    for ranking in rankings:
-        for rank, chunk_id in enumerate(ranking, start=1):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (k + rank)
-    return fused
-
-
 def _hit(row: dict, score: float) -> SearchHit:
     return SearchHit(chunk_id=row["chunk_id"], text=row["text"], source=row["source"],
                      position=int(row["position"]), heading=row["heading"], score=float(score))
 
 
+def _vector_half(index: SearchableIndex, encode_query: Callable[[str], np.ndarray], text: str,
+                 limit: int, sources: Sequence[str] | None) -> Ranked:
+    return [(r, 1.0 - r["_distance"]) for r in index.vector_search(encode_query(text), limit, sources)]
+
+
+def _fts_half(index: SearchableIndex, text: str, limit: int,
+              sources: Sequence[str] | None) -> Ranked:
+    return [(r, r["_score"]) for r in index.fts_search(text, limit, sources)]
+
+
 def search(index: SearchableIndex, encode_query: Callable[[str], np.ndarray], query: str, k: int,
            sources: Sequence[str] | None = None, mode: str = "hybrid",
-           reranker: "Reranker | None" = None) -> list[SearchHit]:
-    """Top ``k`` chunks for ``query``: see ``KnowledgeBase.search``."""
+           reranker: "Reranker | None" = None, fusion: Fusion | None = None,
+           queries: Sequence[str] = ()) -> list[SearchHit]:
+    """Top ``k`` chunks for ``query``: see ``KnowledgeBase.search``.
+
+    ``queries``: more query texts (e.g. the conversation so far) searched beside ``query``;
+    every query weighs the same and the lists are merged by ``fusion`` (see ``kb.fusion``).
+    """
     if mode not in MODES:
         raise KBError(f"search mode: {mode!r} is not one of {', '.join(MODES)}")
-    pool = max(4 * k, 20) if (mode == "hybrid" or reranker) else k
-    hits: list[SearchHit] = []
-    if mode == "vector":
-        rows = index.vector_search(encode_query(query), pool, sources)
-        hits = [_hit(r, 1.0 - r["_distance"]) for r in rows]
-    elif mode == "fts":
-        hits = [_hit(r, r["_score"]) for r in index.fts_search(query, pool, sources)]
+    fusion = fusion or Fusion()
+    texts = list(dict.fromkeys(t for t in (query, *queries) if t and t.strip())) or [query]
+    if mode != "hybrid" and len(texts) == 1:  # one list: its own order and scores
+        pool = max(4 * k, 20) if reranker else k
+        ranked = (_vector_half(index, encode_query, query, pool, sources) if mode == "vector"
+                  else _fts_half(index, query, pool, sources))
     else:
-        vector_rows = index.vector_search(encode_query(query), pool, sources)
-        fts_rows = index.fts_search(query, pool, sources)
-        rows = {r["chunk_id"]: r for r in [*fts_rows, *vector_rows]}
-        fused = reciprocal_rank_fusion([[r["chunk_id"] for r in vector_rows],
-                                        [r["chunk_id"] for r in fts_rows]])
-        order = sorted(fused, key=lambda cid: (-fused[cid], cid))
-        hits = [_hit(rows[cid], fused[cid]) for cid in order]
-    if reranker is not None and hits:
-        hits = reranker.rerank(query, hits)
-    return hits[:k]
+        pool = max(fusion.candidates, k)
+        lists: list[tuple[Ranked, float]] = []
+        for text in texts:
+            if mode in ("hybrid", "vector"):
+                weight = fusion.vector_weight if mode == "hybrid" else 1.0
+                lists.append((_vector_half(index, encode_query, text, pool, sources), weight))
+            if mode in ("hybrid", "fts"):
+                weight = 1.0 - fusion.vector_weight if mode == "hybrid" else 1.0
+                lists.append((_fts_half(index, text, pool, sources), weight))
+        ranked = fuse(lists, fusion)
+    if reranker is None:
+        return [_hit(row, score) for row, score in ranked[:k]]
+    hits = [_hit(row, score) for row, score in ranked]
+    return reranker.rerank(query, hits)[:k] if hits else []
 
 
 class Reranker:
