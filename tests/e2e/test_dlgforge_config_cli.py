@@ -197,7 +197,7 @@ def cache_keys(cache_dir: Path) -> set[str]:
 def test_dlgforge_newest_config_runs_unchanged(shared, tmp_path: Path) -> None:
     project = tmp_path / "project"
     with FakeLLMServer(handlers=deterministic_handlers()) as srv:
-        config = make_project(project, shared, srv.base_url)
+        make_project(project, shared, srv.base_url)
         done = run_cli("run", "config.yaml", cwd=project)
         generator_bodies = [r.body for r in srv.calls("qa_generator")]
     assert done.returncode == 0, done.stderr[-3000:]

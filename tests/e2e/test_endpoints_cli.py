@@ -8,8 +8,6 @@ the loopback fake server is the only fake (also as the managed "vLLM" process).
 from __future__ import annotations
 
 import json
-import os
-import re
 import socket
 import subprocess
 import time
@@ -22,6 +20,7 @@ from tests.e2e.generate_project import (
 )
 from tests.fake_llm.server import FakeLLMServer
 from tests.support.project import write_kb
+from tests.support.replicas import alive, replica_pids
 
 pytestmark = pytest.mark.slow
 
@@ -104,20 +103,6 @@ def _managed(tmp_path: Path, port: int, server_args: str = "") -> dict:
             "ray": {"num_gpus": 2, "num_cpus": 2}}
 
 
-def _replica_pids(output: Path) -> list[int]:
-    log = (output.parent / "logs" / "run.log").read_text(encoding="utf-8")
-    return [int(pid) for pid in re.findall(r"\[vllm\] replica \d+: pid (\d+)", log)]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/status")
-    return not (status.exists() and "\nState:\tZ" in status.read_text())
-
-
 def test_vllm_managed_replicas_serve_the_run_and_are_stopped(shared_kb, tmp_path):
     config = write_config(tmp_path, "http://unused.invalid/v1", shared_kb, _managed(tmp_path, 18521))
     done = dlgforge("run", str(config), cwd=tmp_path)
@@ -128,8 +113,8 @@ def test_vllm_managed_replicas_serve_the_run_and_are_stopped(shared_kb, tmp_path
         statuses = [json.loads(line)["status"] for line in (tmp_path / f"req-{replica}.jsonl").read_text().splitlines()]
         assert statuses and set(statuses) == {200}, replica
         assert (output.parent / "logs" / "vllm" / f"replica-{replica}.log").exists()
-    pids = _replica_pids(output)
-    assert len(pids) == 2 and not any(_alive(pid) for pid in pids)
+    pids = replica_pids(output.parent / "logs")
+    assert len(pids) == 2 and not any(alive(pid) for pid in pids)
     assert "vllm_managed: 2 replica(s) healthy" in done.stdout
 
 
@@ -139,8 +124,8 @@ def test_vllm_managed_replicas_are_stopped_when_the_run_fails(shared_kb, tmp_pat
     done = dlgforge("run", str(config), cwd=tmp_path)
     assert done.returncode != 0
     assert (tmp_path / "req-0.jsonl").exists() and (tmp_path / "req-1.jsonl").exists()
-    pids = _replica_pids(tmp_path / "output")
-    assert len(pids) == 2 and not any(_alive(pid) for pid in pids)
+    pids = replica_pids(tmp_path / "logs")
+    assert len(pids) == 2 and not any(alive(pid) for pid in pids)
 
 
 def test_vllm_managed_replicas_do_not_outlive_a_killed_run(shared_kb, tmp_path):
@@ -151,12 +136,12 @@ def test_vllm_managed_replicas_do_not_outlive_a_killed_run(shared_kb, tmp_path):
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     output = tmp_path / "output"
     kill_9_after(victim, output, accepted=1)
-    pids = _replica_pids(output)
+    pids = replica_pids(output.parent / "logs")
     assert len(pids) == 2
     deadline = time.monotonic() + 60  # Ray ends the dead driver's actors; their servers follow
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not any(_alive(pid) for pid in pids)
+    assert not any(alive(pid) for pid in pids)
 
 
 def test_vllm_managed_serves_the_shards_of_a_distributed_run(shared_kb, tmp_path):
@@ -171,5 +156,5 @@ def test_vllm_managed_serves_the_shards_of_a_distributed_run(shared_kb, tmp_path
     assert sorted(r["language"] for r in records) == ["en"] * 4 + ["fr"] * 4
     for replica in (0, 1):  # the shards, in Ray workers, routed to both replicas
         assert (tmp_path / f"req-{replica}.jsonl").read_text().strip(), replica
-    pids = _replica_pids(output)
-    assert len(pids) == 2 and not any(_alive(pid) for pid in pids)
+    pids = replica_pids(output.parent / "logs")
+    assert len(pids) == 2 and not any(alive(pid) for pid in pids)

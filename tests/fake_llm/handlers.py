@@ -13,7 +13,6 @@ reported as ``You searched the web for: <query>``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from tests.fake_llm.records import RecordedRequest

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import re
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,7 @@ from dlgforge_core.llm.client import LLMClient
 from dlgforge_core.llm.vllm_managed import managed_llm
 from dlgforge_core.llm.vllm_replica import command_fields, command_template
 from tests.llm.helpers import QuestionReply, ask
+from tests.support.replicas import alive, replica_pids
 
 FAKE = "{python} -m tests.fake_llm --port {port} --name r{replica} --model {served_model_name}"
 
@@ -46,20 +45,6 @@ def _cfg(tmp_path: Path, port: int, **vllm) -> object:
     return load_config(tmp_path / "config.yaml")
 
 
-def _pids(cfg) -> list[int]:
-    log = (cfg.logs_dir / "run.log").read_text(encoding="utf-8")
-    return [int(pid) for pid in re.findall(r"\[vllm\] replica \d+: pid (\d+)", log)]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/status")
-    return not (status.exists() and "\nState:\tZ" in status.read_text())
-
-
 def _ask_many(cfg, n: int) -> int:
     async def main() -> int:
         client = LLMClient(cfg, log_dir=cfg.logs_dir)
@@ -78,14 +63,14 @@ def test_two_replicas_start_serve_and_stop(tmp_path):
     with managed_llm(cfg, echo=lambda line: None) as served:
         urls = [e.base_url for e in served.llm.routing.endpoints]
         assert urls == ["http://127.0.0.1:18431/v1", "http://127.0.0.1:18432/v1"]
-        pids = _pids(cfg)
-        assert len(pids) == 2 and all(_alive(pid) for pid in pids)
+        pids = replica_pids(cfg.logs_dir)
+        assert len(pids) == 2 and all(alive(pid) for pid in pids)
         assert _ask_many(served, 24) == 24
     for replica in (0, 1):
         lines = (tmp_path / f"req-{replica}.jsonl").read_text().splitlines()
         assert lines and all(json.loads(line)["status"] == 200 for line in lines)
         assert (cfg.logs_dir / "vllm" / f"replica-{replica}.log").read_text().startswith("$ ")
-    assert not any(_alive(pid) for pid in pids)
+    assert not any(alive(pid) for pid in pids)
     assert "2 replica(s) stopped" in (cfg.logs_dir / "run.log").read_text()
 
 
@@ -94,9 +79,9 @@ def test_a_failing_run_still_stops_the_replicas(tmp_path):
     with pytest.raises(RuntimeError, match="the run broke"):
         with managed_llm(cfg, echo=lambda line: None) as served:
             assert _ask_many(served, 4) == 4
-            pids = _pids(cfg)
+            pids = replica_pids(cfg.logs_dir)
             raise RuntimeError("the run broke")
-    assert len(pids) == 2 and not any(_alive(pid) for pid in pids)
+    assert len(pids) == 2 and not any(alive(pid) for pid in pids)
 
 
 def test_a_replica_that_exits_early_fails_fast_with_its_log(tmp_path):
@@ -108,7 +93,7 @@ def test_a_replica_that_exits_early_fails_fast_with_its_log(tmp_path):
     message = str(err.value)
     assert message.startswith("llm.vllm: replica 0 (http://127.0.0.1:18451/v1) exited with code 3")
     assert "CUDA out of memory on replica 0" in message and "\n" not in message
-    assert not any(_alive(pid) for pid in _pids(cfg))
+    assert not any(alive(pid) for pid in replica_pids(cfg.logs_dir))
 
 
 def test_one_replica_failing_stops_the_start_while_another_is_still_loading(tmp_path):
@@ -120,8 +105,8 @@ def test_one_replica_failing_stops_the_start_while_another_is_still_loading(tmp_
             pytest.fail("the scope must not be entered")
     assert str(err.value).startswith("llm.vllm: replica 1 (http://127.0.0.1:18482/v1) exited with code 1")
     assert "replica 1: bad model" in str(err.value)
-    pids = _pids(cfg)
-    assert len(pids) == 2 and not any(_alive(pid) for pid in pids)  # the loading one was killed
+    pids = replica_pids(cfg.logs_dir)
+    assert len(pids) == 2 and not any(alive(pid) for pid in pids)  # the loading one was killed
 
 
 def test_a_busy_port_is_named_before_anything_starts(tmp_path):
@@ -135,8 +120,8 @@ def test_a_busy_port_is_named_before_anything_starts(tmp_path):
                                                 r"\(.*; change llm\.vllm\.port_start\)"):
             with managed_llm(cfg, echo=lambda line: None):
                 pytest.fail("the scope must not be entered")
-    pids = _pids(cfg)
-    assert len(pids) == 1 and not _alive(pids[0])  # replica 0 had started: it was stopped
+    pids = replica_pids(cfg.logs_dir)
+    assert len(pids) == 1 and not alive(pids[0])  # replica 0 had started: it was stopped
 
 
 def test_more_gpus_than_the_cluster_has_is_refused_before_starting(tmp_path):
