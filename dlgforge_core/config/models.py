@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from dlgforge_core.config.base import AGENTS, Section
 from dlgforge_core.config.llm_models import LLMConfig
@@ -71,6 +71,13 @@ class DlgforgeConfig(Section):
     automation: AutomationConfig = Field(default_factory=AutomationConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+
+    @model_validator(mode="after")
+    def _inflight_follows_batch(self) -> "DlgforgeConfig":
+        """``llm.max_inflight`` unset: one request in flight per conversation slot."""
+        if self.llm.max_inflight is None:
+            self.llm.max_inflight = self.run.batch_size
+        return self
 
     _config_path: Path | None = PrivateAttr(default=None)
     _environ: dict[str, str] = PrivateAttr(default_factory=dict)

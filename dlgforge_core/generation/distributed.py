@@ -166,6 +166,7 @@ def _merge(cfg: Any, language: str, parts: list[LanguageSummary]) -> LanguageSum
         preview_conversation_id=preview,
         status=status,
         budget_reason=next((part.budget_reason for part in parts if part.budget_reason), None),
+        held_back=next((part.held_back for part in parts if part.held_back), None),
     )
 
 

@@ -28,6 +28,7 @@ from dlgforge_core.generation.run_log import RunLog
 from dlgforge_core.generation.shards import Shard
 from dlgforge_core.generation.summary import LanguageSummary, judge_mean_and_preview
 from dlgforge_core.generation.web_search import WebSearchProvider, WebSearchTool
+from dlgforge_core.llm.limiter import held_back
 from dlgforge_core.store.outputs import OutputStore
 from dlgforge_core.store.run_state import DroppedConversation, LanguageState, RunStateStore, utc_now
 
@@ -376,6 +377,7 @@ class _LanguageRun:
             preview_conversation_id=preview,
             status=status,
             budget_reason=self.budget.reached if self.budget_stop else None,
+            held_back=held_back(getattr(self.llm, "limiters", dict)(), self.slots),
         )
         if self.accepted_new:
             self._report_progress(force=True)
