@@ -214,13 +214,85 @@ class BertEncoderEmbedder:
             raise _load_error(self.location, err) from err
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """Normalized embeddings of ``texts``, in batches of at most ``batch_size``."""
+        """Normalized embeddings of ``texts``, in batches of at most ``batch_size``.
+
+        Short texts (queries, questions) are remembered per process under a key that
+        tokenizes the same (see ``_VectorCache``): a repeated query, or the export's
+        statistics embedding the same questions twice, costs no forward pass. Equal texts
+        within one call are encoded once."""
         if not texts:
             return np.zeros((0, self.dimension()), dtype=np.float32)
-        return _normalize(self.model.encode(list(texts), batch_size=self.batch_size))
+        model = self.model
+        cache = _vector_cache(self.location, self.runtime, model)
+        out = np.empty((len(texts), model.dimension()), dtype=np.float32)
+        missing: dict[str, list[int]] = {}
+        for row, text in enumerate(texts):
+            key = cache.key(text)
+            vector = cache.get(key) if key is not None else None
+            if vector is not None:
+                out[row] = vector
+            else:
+                missing.setdefault(text if key is None else key, []).append(row)
+        if missing:
+            firsts = [texts[rows[0]] for rows in missing.values()]
+            vectors = _normalize(model.encode(firsts, batch_size=self.batch_size))
+            for (key, rows), text, vector in zip(missing.items(), firsts, vectors):
+                out[rows] = vector
+                if cache.key(text) is not None:
+                    cache.put(key, vector)
+        return out
 
     def dimension(self) -> int:
         return int(self.model.dimension())
+
+
+class _VectorCache:
+    """LRU of text -> vector for short texts, shared by every embedder of one model.
+
+    The key is the text with whitespace runs collapsed (and lower-cased when the model is
+    uncased), which the BERT tokenizer maps to the same tokens; a tokenizer of another kind
+    keys on the exact text. Texts over ``max_chars`` (KB chunks) are never kept."""
+
+    def __init__(self, model: Any, capacity: int = 4096, max_chars: int = 1000) -> None:
+        from collections import OrderedDict
+
+        tokenizer = getattr(model, "tokenizer", None)
+        self._collapse = type(getattr(tokenizer, "pre_tokenizer", None)).__name__ == "BertPreTokenizer"
+        self._lower = self._collapse and bool(getattr(model, "lowercase", False))
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.capacity, self.max_chars = capacity, max_chars
+
+    def key(self, text: str) -> str | None:
+        if len(text) > self.max_chars:
+            return None
+        if self._collapse:
+            text = " ".join(text.split())
+        return text.lower() if self._lower else text
+
+    def get(self, key: str) -> np.ndarray | None:
+        with self._lock:
+            vector = self._items.get(key)
+            if vector is not None:
+                self._items.move_to_end(key)
+            return vector
+
+    def put(self, key: str, vector: np.ndarray) -> None:
+        with self._lock:
+            self._items[key] = vector
+            if len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+
+_caches: dict[tuple[str, str], _VectorCache] = {}
+
+
+def _vector_cache(location: str, runtime: str, model: Any) -> _VectorCache:
+    with _models_lock:
+        cache = _caches.get((location, runtime))
+        if cache is None:
+            cache = _caches[(location, runtime)] = _VectorCache(model)
+        return cache
 
 
 class OpenAIEmbedder:
