@@ -74,9 +74,10 @@ class DlgforgeConfig(Section):
 
     @model_validator(mode="after")
     def _inflight_follows_batch(self) -> "DlgforgeConfig":
-        """``llm.max_inflight`` unset: one request in flight per conversation slot."""
+        """``llm.max_inflight`` unset: every conversation slot can have its requests in flight
+        (one per candidate answer), so the cap never holds ``run.batch_size`` back."""
         if self.llm.max_inflight is None:
-            self.llm.max_inflight = self.run.batch_size
+            self.llm.max_inflight = self.run.batch_size * max(1, self.run.candidates_per_turn)
         return self
 
     _config_path: Path | None = PrivateAttr(default=None)

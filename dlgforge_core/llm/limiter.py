@@ -104,10 +104,10 @@ class AdaptiveLimiter:
 
 
 def held_back(limiters: dict[str, AdaptiveLimiter], slots: int) -> str | None:
-    """The summary line when an endpoint's in-flight cap, below the number of conversation
-    slots, made requests wait (e.g. "llm.max_inflight=64 held 256 slots back"); else None."""
+    """The summary line when an endpoint's in-flight cap made requests wait (e.g.
+    "llm.max_inflight=64 held 256 slots back (1200 requests waited for it)"); else None."""
     lines = [f"llm.max_inflight={limiter.limit} held {slots} slots back"
              + (f" at {endpoint}" if len(limiters) > 1 else "")
-             for endpoint, limiter in sorted(limiters.items())
-             if limiter.capped_waits and limiter.limit < slots]
+             + f" ({limiter.capped_waits} requests waited for it)"
+             for endpoint, limiter in sorted(limiters.items()) if limiter.capped_waits]
     return "; ".join(lines) or None
