@@ -80,6 +80,16 @@ def tensor(name: str, array: np.ndarray) -> bytes:
             + _bytes(8, name) + _bytes(9, data))
 
 
+def external_tensor(name: str, array: np.ndarray) -> bytes:
+    """A float32 ``TensorProto`` whose data lives outside the model (EXTERNAL location): the
+    session is handed the array itself (``SessionOptions.add_external_initializers``)."""
+    if array.dtype != np.float32:
+        raise TypeError(f"unsupported external initializer dtype {array.dtype}")
+    location = _bytes(1, "location") + _bytes(2, "dlgforge-in-memory")
+    return (b"".join(_int(1, d) for d in array.shape) + _int(2, FLOAT) + _bytes(8, name)
+            + _bytes(13, location) + _int(14, 1))
+
+
 def value_info(name: str, elem_type: int, dims: Sequence[int | str]) -> bytes:
     """A ``ValueInfoProto``: a tensor of ``elem_type`` whose dims are sizes or names."""
     shape = b"".join(_bytes(1, _int(1, d) if isinstance(d, int) else _bytes(2, d)) for d in dims)
