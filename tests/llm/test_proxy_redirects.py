@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from dlgforge_core.llm.backends import ChatRequest
+from dlgforge_core.llm.backends import ChatRequest, RetryableBackendError
 from dlgforge_core.llm import fast_http
 from dlgforge_core.llm.fast_http import FastHTTPClient, FastHTTPTransport
 from dlgforge_core.llm.openai_backend import OpenAIBackend
@@ -68,6 +68,20 @@ def test_no_proxy_bypasses_the_proxy(monkeypatch, fast_http):
         _complete(srv.base_url, fast_http, count=1)
         assert len(srv.requests) == 1
     assert proxy.forwarded == []
+
+
+def test_https_endpoints_tunnel_through_https_proxy_with_connect(monkeypatch):
+    """An https:// endpoint (the SDK's own client) opens a CONNECT tunnel through
+    HTTPS_PROXY; the loopback origin speaks no TLS, so the call then fails as a connection
+    error, after the proxy saw the tunnel."""
+    with FakeLLMServer() as srv, ForwardProxy() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        origin = srv.base_url.removeprefix("http://").split("/")[0]
+        with pytest.raises(RetryableBackendError) as err:
+            _complete(f"https://{origin}/v1", fast_http=False, count=1)
+        assert err.value.kind == "connection"
+        assert srv.requests == []
+    assert [(f.method, f.target) for f in proxy.forwarded] == [("CONNECT", origin)]
 
 
 def test_proxy_rules_follow_no_proxy_forms():

@@ -60,6 +60,17 @@ async def _read_response(reader: asyncio.StreamReader) -> bytes:
     return head + await reader.read()
 
 
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except ConnectionError:
+        pass
+    finally:
+        writer.close()
+
+
 class _LoopServer:
     """An asyncio server on a background thread's loop."""
 
@@ -97,8 +108,9 @@ class _LoopServer:
 
 class ForwardProxy(_LoopServer):
     """A plain-HTTP forward proxy: takes absolute-form requests, forwards them to the origin
-    (one upstream connection per request) and relays the response. ``forwarded`` lists what
-    it carried; ``require_auth`` (a ``Proxy-Authorization`` value) answers 407 to others."""
+    (one upstream connection per request) and relays the response; a ``CONNECT host:port``
+    opens a byte tunnel (HTTPS). ``forwarded`` lists what it carried; ``require_auth`` (a
+    ``Proxy-Authorization`` value) answers 407 to others."""
 
     def __init__(self, require_auth: str | None = None) -> None:
         super().__init__()
@@ -119,6 +131,13 @@ class ForwardProxy(_LoopServer):
                                  b"Content-Length: 0\r\n\r\n")
                     await writer.drain()
                     continue
+                if method == "CONNECT":  # a tunnel (HTTPS): relay bytes both ways from now on
+                    host, _, port = target.rpartition(":")
+                    up_reader, up_writer = await asyncio.open_connection(host.strip("[]"), int(port))
+                    writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    await writer.drain()
+                    await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+                    return
                 parts = urlsplit(target)
                 if parts.scheme != "http" or not parts.hostname:
                     writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
