@@ -15,6 +15,7 @@ thread pool costs more CPU than it saves, worst of all on a busy machine.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,8 @@ from dlgforge_core.kb import onnx_proto as proto
 from dlgforge_core.kb.bert_encoder import BertEncoder, _layer_norm
 
 _OPSET = 17
+_TRIM_EVERY_S = 1.0
+_trim = None  # glibc's malloc_trim, False where there is none
 
 
 def available() -> bool:
@@ -58,6 +61,7 @@ class OnnxBertEncoder(BertEncoder):
         self.layers = []  # the encoder's weights are now ``_weights``
         del model
         _return_freed_memory()  # the layer copies and the model bytes: ~30 MB kept by malloc
+        self._trimmed = time.monotonic()
 
     def _forward(self, ids: np.ndarray, types: np.ndarray, mask: np.ndarray) -> np.ndarray:
         batch, length = ids.shape
@@ -68,20 +72,33 @@ class OnnxBertEncoder(BertEncoder):
         bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]
         [out] = self.session.run(None, {"hidden": x.reshape(batch, length, self.hidden),
                                         "bias": np.ascontiguousarray(bias, dtype=np.float32)})
+        now = time.monotonic()
+        if now - self._trimmed > _TRIM_EVERY_S:  # ~6 ms, at most once a second
+            self._trimmed = now
+            _return_freed_memory(collect=False)
         return out
 
 
-def _return_freed_memory() -> None:
-    """Give the C heap's free pages back to the system (glibc only; elsewhere a no-op)."""
-    import ctypes
-    import ctypes.util
-    import gc
+def _return_freed_memory(collect: bool = True) -> None:
+    """Give the C heap's free pages back to the system (glibc only; elsewhere a no-op).
 
-    gc.collect()
-    try:
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    Without ONNX Runtime's arena each batch's activations are malloc'd and freed, and glibc
+    kept ~60 MB of freed pages resident over a run; trimming returns them."""
+    global _trim
+    if collect:
+        import gc
+
+        gc.collect()
+    if _trim is None:
+        import ctypes
+        import ctypes.util
+
+        try:
+            _trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _trim = False
+    if _trim:
+        _trim(0)
 
 
 def _graph(layers: list[dict[str, np.ndarray]], heads: int, hidden: int,
