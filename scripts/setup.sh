@@ -30,7 +30,7 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
       .venv/bin/pip wheel -q --no-cache-dir --disable-pip-version-check --no-deps -w "$wheels" llama-cpp-python==0.3.36
   fi
   .venv/bin/pip install -q --disable-pip-version-check --no-deps --force-reinstall "$wheels"/llama_cpp_python-0.3.36-*.whl
-  .venv/bin/pip install -q --disable-pip-version-check --find-links "$wheels" -e ".[local,test]"
+  .venv/bin/pip install -q --disable-pip-version-check --find-links "$wheels" -e ".[local,test,bench]"
   echo "$want" > "$stamp"
 else
   echo "[setup] .venv is up to date"

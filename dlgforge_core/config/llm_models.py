@@ -109,7 +109,7 @@ class LLMConfig(Section):
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     timeout: float = Field(default=60.0, gt=0.0)
     max_retries: int = Field(default=5, ge=0)
-    max_inflight: int = Field(default=64, ge=1)
+    max_inflight: int | None = Field(default=None, ge=1)  # None: run.batch_size (see DlgforgeConfig)
     extra: dict[str, Any] = Field(default_factory=dict)  # extra request body fields, every agent
     adaptive_concurrency: bool = True
     cache: CacheConfig = Field(default_factory=CacheConfig)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from dlgforge_core.config.agent_endpoint import resolve_agent_endpoint
 from dlgforge_core.config.base import AGENTS, Section
@@ -74,6 +74,14 @@ class DlgforgeConfig(Section):
     automation: AutomationConfig = Field(default_factory=AutomationConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+
+    @model_validator(mode="after")
+    def _inflight_follows_batch(self) -> "DlgforgeConfig":
+        """``llm.max_inflight`` unset: every conversation slot can have its requests in flight
+        (one per candidate answer), so the cap never holds ``run.batch_size`` back."""
+        if self.llm.max_inflight is None:
+            self.llm.max_inflight = self.run.batch_size * max(1, self.run.candidates_per_turn)
+        return self
 
     _config_path: Path | None = PrivateAttr(default=None)
     _environ: dict[str, str] = PrivateAttr(default_factory=dict)

@@ -103,7 +103,7 @@ class EmbeddingsConfig(Section):
     backend: Literal["sentence_transformers", "openai"] = "sentence_transformers"
     model: str = "all-MiniLM-L6-v2"
     device: str = "cpu"
-    runtime: Literal["auto", "numpy", "torch"] = "auto"
+    runtime: Literal["auto", "onnx", "numpy", "torch"] = "auto"
     batch_size: int = Field(default=64, ge=1)
     trust_remote_code: bool = False
     base_url: str | None = None

@@ -204,6 +204,7 @@ def _merge(cfg: Any, language: str, store: Store, parts: list[LanguageSummary]) 
         status=status,
         budget_reason=next((part.budget_reason for part in parts if part.budget_reason), None),
         guards=merge_tallies(part.guards for part in parts),
+        held_back=next((part.held_back for part in parts if part.held_back), None),
     )
 
 

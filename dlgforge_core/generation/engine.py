@@ -36,6 +36,7 @@ from dlgforge_core.generation.web_search import WebSearchProvider, WebSearchTool
 from dlgforge_core.generation.start import checkpoints_to_start
 from dlgforge_core.store.base import Store
 from dlgforge_core.store.open import open_store
+from dlgforge_core.llm.limiter import held_back
 from dlgforge_core.store.outputs import OutputStore
 from dlgforge_core.store.run_state import DroppedConversation, LanguageState, utc_now
 
@@ -423,6 +424,7 @@ class _LanguageRun:
             status=status,
             budget_reason=self.budget.reached if self.budget_stop else None,
             guards=self.guard_tally.as_dict() if self.cfg.quality.guards.enabled else {},
+            held_back=held_back(getattr(self.llm, "limiters", dict)(), self.slots),
         )
         if self.accepted_new:
             self._report_progress(force=True)

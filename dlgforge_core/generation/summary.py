@@ -28,6 +28,7 @@ class LanguageSummary:
     status: str = "running"
     budget_reason: str | None = None
     guards: dict[str, Any] = field(default_factory=dict)  # GuardTally.as_dict()
+    held_back: str | None = None  # an in-flight cap that made slots wait (see llm.limiter)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-data form (for Dagster metadata and JSON)."""
@@ -59,6 +60,8 @@ def format_summary(summaries: list[LanguageSummary], cfg: Any) -> str:
             f"      llm calls: {s.llm_calls} sent, {s.cached_calls} from cache; "
             f"tokens (prompt+completion): {tokens or 'none'}"
         )
+        if s.held_back:
+            lines.append(f"      concurrency: {s.held_back}")
         if s.mean_judge_score is not None:
             lines.append(f"      mean judge score: {s.mean_judge_score:.2f}")
     lines += _self_check_lines(cfg)

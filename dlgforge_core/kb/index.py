@@ -60,8 +60,9 @@ class ChunkIndex:
     """The ``chunks`` table in ``index_dir``: rows of chunk metadata plus a vector."""
 
     def __init__(self, index_dir: Path) -> None:
-        import lancedb
+        from dlgforge_core.kb.lancedb_import import import_lancedb
 
+        lancedb = import_lancedb()
         self.index_dir = index_dir
         index_dir.mkdir(parents=True, exist_ok=True)
         self._db = lancedb.connect(str(index_dir))

@@ -59,6 +59,8 @@ class KnowledgeBase:
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         self._batcher: tuple[asyncio.AbstractEventLoop, QueryBatcher] | None = None
+        if self.retrieval.search_mode != "fts":  # searches will embed queries: load the model now
+            getattr(self.embedder, "preload", lambda: None)()
 
     def _make_reranker(self) -> Reranker | None:
         rerank = getattr(self.retrieval, "rerank", None)

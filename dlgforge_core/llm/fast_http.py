@@ -14,8 +14,16 @@ local vLLM or LM Studio server that, not the server, becomes the limit.
   cookies, auth, streaming) goes through the stock client code.
 
 The SDK on top is unchanged: it still builds the body and headers, maps errors and parses
-replies. Used for ``http://`` only; ``https://`` endpoints keep the default client (TLS,
-proxies).
+replies. Used for ``http://`` endpoints; ``https://`` endpoints keep the default client (TLS).
+
+Like the SDK's default client it honours ``HTTP_PROXY`` / ``ALL_PROXY`` and ``NO_PROXY``
+(read once, when the transport is built; see ``proxy_env``): a proxied request goes to the
+proxy with the absolute URL as its request target (and ``Proxy-Authorization`` when the
+proxy URL carries credentials). It follows redirects as the SDK's client does: 301/302
+turn a POST into a GET and 303 anything but HEAD into a GET (body dropped); 307/308 keep
+the method and body; ``Authorization`` is dropped when the redirect leaves the origin; at
+most 20 hops. A redirect to ``https://`` (or any request this transport cannot carry) is
+sent by a stock client built on first need, which also honours ``HTTPS_PROXY`` (CONNECT).
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
+from dlgforge_core.llm.proxy_env import Proxy, ProxyRules
+
 try:  # the SDK moved to httpx2; older SDKs use httpx
     import httpx2 as _httpx
 except ImportError:  # pragma: no cover - depends on the installed SDK
@@ -35,6 +45,18 @@ _MAX_HEADER_BYTES = 64 * 1024
 _MAX_CACHED_URLS = 64
 _CLIENT_DEFAULT = _httpx.USE_CLIENT_DEFAULT
 _SKIP_REQUEST_HEADERS = {b"accept-encoding", b"connection"}
+_MAX_REDIRECTS = 20
+_REDIRECTS = (301, 302, 303, 307, 308)
+
+
+def fast_http_usable(base_url: str, rules: ProxyRules | None = None) -> bool:
+    """Whether ``FastHTTPTransport`` can carry requests to ``base_url``: an ``http://`` URL,
+    reached directly or through a plain-HTTP proxy."""
+    parts = _httpx.URL(base_url)
+    if parts.scheme != "http":
+        return False
+    proxy = (rules or ProxyRules.from_env()).proxy_for("http", parts.host, parts.port or 80)
+    return proxy is None or proxy.scheme == "http"
 
 
 class _Conn:
@@ -61,8 +83,9 @@ class FastHTTPTransport(_httpx.AsyncBaseTransport):
     """Keep-alive HTTP/1.1 over asyncio streams; at most ``max_idle`` idle connections kept
     per host (the caller caps requests in flight)."""
 
-    def __init__(self, max_idle: int = 64):
+    def __init__(self, max_idle: int = 64, proxies: ProxyRules | None = None):
         self.max_idle = max_idle
+        self.proxies = proxies if proxies is not None else ProxyRules.from_env()
         self._idle: dict[tuple[str, int], list[_Conn]] = defaultdict(list)
 
     async def handle_async_request(self, request: _httpx.Request) -> _httpx.Response:
@@ -89,8 +112,16 @@ class FastHTTPTransport(_httpx.AsyncBaseTransport):
         self._idle.clear()
 
     async def _exchange(self, request: _httpx.Request) -> _httpx.Response:
-        key = (request.url.host, request.url.port or 80)
-        payload = _serialize(request, await request.aread())
+        url = request.url
+        proxy = self.proxies.proxy_for("http", url.host, url.port or 80)
+        if proxy is None:
+            key = (url.host, url.port or 80)
+        elif proxy.scheme == "http":
+            key = (proxy.host, proxy.port)  # one pool of connections to the proxy
+        else:
+            raise _httpx.UnsupportedProtocol(f"FastHTTPTransport cannot use a {proxy.scheme}:// "
+                                             "proxy", request=request)
+        payload = _serialize(request, await request.aread(), proxy)
         conn, reused = await self._connection(key, request)
         try:
             try:
@@ -128,12 +159,17 @@ async def _open(key: tuple[str, int], request: _httpx.Request) -> _Conn:
     return _Conn(reader, writer)
 
 
-def _serialize(request: _httpx.Request, body: bytes) -> bytes:
-    target = request.url.raw_path
+def _serialize(request: _httpx.Request, body: bytes, proxy: Proxy | None = None) -> bytes:
+    url = request.url
+    target = url.raw_path
+    if proxy is not None:  # absolute-form request target (RFC 9112 3.2.2)
+        target = url.raw_scheme + b"://" + url.netloc + target
     lines = [request.method.encode() + b" " + target + b" HTTP/1.1"]
     for name, value in request.headers.raw:
         if name.lower() not in _SKIP_REQUEST_HEADERS:
             lines.append(name + b": " + value)
+    if proxy is not None and proxy.authorization is not None:
+        lines.append(b"Proxy-Authorization: " + proxy.authorization)
     # identity: the body is handed to the SDK as is, so it must not be compressed
     lines.append(b"Accept-Encoding: identity")
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
@@ -200,9 +236,11 @@ class FastHTTPClient(_httpx.AsyncClient):
     client's per-request merging and layers; every other kind takes the stock path."""
 
     def __init__(self, transport: FastHTTPTransport, **options: Any):
+        options.setdefault("follow_redirects", True)  # as the SDK's default client does
         super().__init__(transport=transport, **options)
         self._fast = transport
         self._urls: dict[str, _httpx.URL] = {}
+        self._stock: _httpx.AsyncClient | None = None
 
     def build_request(self, method: str, url: Any, *, content: Any = None, data: Any = None,
                       files: Any = None, json: Any = None, params: Any = None,
@@ -240,12 +278,71 @@ class FastHTTPClient(_httpx.AsyncClient):
     async def send(self, request: _httpx.Request, *, stream: bool = False,
                    auth: Any = _CLIENT_DEFAULT,
                    follow_redirects: Any = _CLIENT_DEFAULT) -> _httpx.Response:
-        """Hand ``request`` to the transport (the response arrives fully read)."""
+        """Hand ``request`` to the transport (the response arrives fully read), following
+        redirects unless told not to."""
         if stream or auth is not _CLIENT_DEFAULT or self.auth is not None:
             return await super().send(request, stream=stream, auth=auth,
                                       follow_redirects=follow_redirects)
         if self.is_closed:
             raise RuntimeError("Cannot send a request, as the client has been closed.")
-        response = await self._fast.handle_async_request(request)
-        response.request = request
-        return response
+        follow = self.follow_redirects if follow_redirects is _CLIENT_DEFAULT else follow_redirects
+        history: list[_httpx.Response] = []
+        while True:
+            response = await self._send_one(request)
+            if not (follow and response.status_code in _REDIRECTS
+                    and "location" in response.headers):
+                response.history = list(history)
+                return response
+            if len(history) >= _MAX_REDIRECTS:
+                raise _httpx.TooManyRedirects("Exceeded maximum allowed redirects.",
+                                              request=request)
+            history.append(response)
+            request = _redirect_request(request, response)
+
+    async def _send_one(self, request: _httpx.Request) -> _httpx.Response:
+        if request.url.scheme == "http":
+            response = await self._fast.handle_async_request(request)
+            response.request = request
+            return response
+        if self._stock is None:  # https:// (a redirect there): the stock client, env proxies
+            self._stock = _httpx.AsyncClient(timeout=self.timeout, follow_redirects=False,
+                                             trust_env=True)
+        return await self._stock.send(request, follow_redirects=False)
+
+    async def aclose(self) -> None:
+        """Close the connections, and the stock client if one was built."""
+        if self._stock is not None:
+            await self._stock.aclose()
+        await super().aclose()
+
+
+def _same_origin(a: _httpx.URL, b: _httpx.URL) -> bool:
+    ports = {"http": 80, "https": 443}
+    return (a.scheme == b.scheme and a.host == b.host
+            and (a.port or ports.get(a.scheme)) == (b.port or ports.get(b.scheme)))
+
+
+def _redirect_request(request: _httpx.Request, response: _httpx.Response) -> _httpx.Request:
+    """The request a redirect response asks for (the rules of the SDK's default client)."""
+    status = response.status_code
+    method = request.method
+    if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+        method = "GET"
+    try:
+        url = request.url.join(response.headers["location"])
+    except _httpx.InvalidURL as err:
+        raise _httpx.RemoteProtocolError(f"invalid redirect location: {err}",
+                                         request=request) from None
+    if url.fragment == "" and request.url.fragment:
+        url = url.copy_with(fragment=request.url.fragment)
+    headers = _httpx.Headers(request.headers)
+    headers.pop("host", None)  # recomputed for the new URL
+    if not _same_origin(url, request.url):
+        headers.pop("authorization", None)
+    content: bytes | None = request.content
+    if method != request.method:  # the body does not follow a change to GET
+        content = None
+        headers.pop("content-length", None)
+        headers.pop("transfer-encoding", None)
+    return _httpx.Request(method, url, headers=headers, content=content,
+                          extensions=request.extensions)

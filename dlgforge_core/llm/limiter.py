@@ -5,6 +5,10 @@ decrease), but only once per "generation": 429s of requests that were sent befor
 decrease say nothing new about the reduced window, so a burst of them halves it once, not
 down to one. Every ``increase_after`` successes add one slot back (additive increase), up to
 the cap. Waiting requests are served first come, first served.
+
+``capped_waits`` counts requests that had to wait while the window was at the cap itself (not
+reduced by 429s): concurrency the configuration, not the server, held back. ``held_back``
+turns that into the run summary's line.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ class AdaptiveLimiter:
         self.max_inflight_seen = 0
         self.min_window_seen = self.window
         self.decreases = 0
+        self.capped_waits = 0
         self._generation = 0
         self._successes = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
@@ -39,6 +44,8 @@ class AdaptiveLimiter:
         if self.inflight < self.window and not self._waiters:
             self._take()
             return self._generation
+        if self.window >= self.limit:
+            self.capped_waits += 1
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(future)
         try:
@@ -94,3 +101,13 @@ class AdaptiveLimiter:
             self._waiters.remove(future)
         except ValueError:
             pass
+
+
+def held_back(limiters: dict[str, AdaptiveLimiter], slots: int) -> str | None:
+    """The summary line when an endpoint's in-flight cap made requests wait (e.g.
+    "llm.max_inflight=64 held 256 slots back (1200 requests waited for it)"); else None."""
+    lines = [f"llm.max_inflight={limiter.limit} held {slots} slots back"
+             + (f" at {endpoint}" if len(limiters) > 1 else "")
+             + f" ({limiter.capped_waits} requests waited for it)"
+             for endpoint, limiter in sorted(limiters.items()) if limiter.capped_waits]
+    return "; ".join(lines) or None

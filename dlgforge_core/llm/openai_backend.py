@@ -24,7 +24,7 @@ from dlgforge_core.llm.backends import (
     ResponseFormatRejected,
     RetryableBackendError,
 )
-from dlgforge_core.llm.fast_http import FastHTTPClient, FastHTTPTransport
+from dlgforge_core.llm.fast_http import FastHTTPClient, FastHTTPTransport, fast_http_usable
 from dlgforge_core.llm.limiter import AdaptiveLimiter
 from dlgforge_core.llm.retry import parse_retry_after
 
@@ -60,7 +60,8 @@ class OpenAIBackend:
     def __init__(self, base_url: str | None, api_key: str | None, max_inflight: int = 64,
                  adaptive: bool = True, max_connections: int | None = None,
                  fast_http: bool | None = None):
-        """``fast_http``: use ``FastHTTPTransport`` (default: for ``http://`` URLs only)."""
+        """``fast_http``: use ``FastHTTPTransport`` (default: for ``http://`` URLs reached
+        directly or through a plain-HTTP proxy)."""
         self.base_url = base_url or OPENAI_DEFAULT_URL
         self.endpoint = display_url(self.base_url)
         # absolute: the SDK then parses it once instead of parsing and joining a path
@@ -69,7 +70,7 @@ class OpenAIBackend:
         self._token_param = "max_tokens"
         connections = max(max_connections or 0, max_inflight)
         if fast_http is None:
-            fast_http = urlsplit(self.base_url).scheme == "http"
+            fast_http = fast_http_usable(self.base_url)
         if fast_http:
             client = FastHTTPClient(FastHTTPTransport(max_idle=connections), timeout=_SDK_TIMEOUT)
             self._pools = [_Pool(self._sdk(api_key, client))]

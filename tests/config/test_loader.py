@@ -24,7 +24,7 @@ def test_defaults_and_resolved_paths(write_config, project: Path) -> None:
     run = cfg.run
     assert (run.n_turns, run.min_turns, run.max_turns) == (None, 1, 3)
     assert (run.batch_size, run.total_samples, run.target_languages, run.run_id) == (8, 10, ["en"], "main")
-    assert cfg.llm.backend == "openai" and cfg.llm.temperature == 0.7 and cfg.llm.max_inflight == 64
+    assert cfg.llm.backend == "openai" and cfg.llm.temperature == 0.7 and cfg.llm.max_inflight == 8  # run.batch_size
     assert cfg.retrieval.default_k == 4 and cfg.coverage.question_dedup_retries == 3
     assert cfg.personas.enabled is True and cfg.personas.path is None
     assert cfg.judge.enabled is False and cfg.judge.reasons

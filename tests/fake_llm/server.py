@@ -266,9 +266,12 @@ class FakeLLMServer:
     def _log(self, record: RecordedRequest) -> None:
         if self._log_file is None:
             return
+        now = time.time()  # wall clock, comparable across processes (start-up benchmarks)
         line = {"agent": record.agent, "conversation_id": record.conversation_id,
                 "model": record.model, "status": record.status, "fault": record.fault,
-                "attempt": record.attempt}
+                "attempt": record.attempt,
+                "received": round(now - (time.monotonic() - record.received_at), 4),
+                "answered": round(now, 4)}
         self._log_file.write(json.dumps(line) + "\n")
         self._log_file.flush()
 
