@@ -146,13 +146,24 @@ def _digest(req: RecordedRequest) -> str:
     return hashlib.sha256(req.prompt_text.encode("utf-8")).hexdigest()[:12]
 
 
+# What the replies say, in the conversation's language (the reply guards check it).
+_ASK = {"english": "what does the guide say about this exactly?",
+        "arabic": "ماذا يقول الدليل عن هذا الموضوع بالضبط؟"}
+_TELL = {"english": "the guide covers it in the section on this topic.",
+         "arabic": "وفقا لقاعدة المعرفة، هذا ما يقوله الدليل في هذا الموضوع."}
+
+
+def _language(req) -> str:
+    return "arabic" if "arabic" in req.prompt_text.lower() else "english"
+
+
 def deterministic_handlers() -> dict:
     """Replies that depend on the request only (not on arrival order), so two runs that send
     the same requests get the same replies."""
     return {
-        "qa_generator": lambda req: {"question": f"Question {_digest(req)}: what does the guide say?"},
+        "qa_generator": lambda req: {"question": f"Question {_digest(req)}: {_ASK[_language(req)]}"},
         "kb_responder": lambda req: {"action": "answer", "query": None, "cited_chunk_ids": [],
-                                     "answer": f"Answer {_digest(req)}: the guide covers it."},
+                                     "answer": f"Answer {_digest(req)}: {_TELL[_language(req)]}"},
     }
 
 

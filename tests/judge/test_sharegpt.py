@@ -24,9 +24,12 @@ def record(turns: int = 2, **extra) -> dict:
     return base
 
 
+TRAINING = {"messages_with_tools", "user_reasoning", "assistant_reasoning"}
+
+
 def test_plain_row_alternates_user_and_assistant_and_counts_actual_turns():
     row = to_sharegpt(record(turns=3), OutputColumns(), judged=False)
-    assert set(row) == {"messages", "metadata"}
+    assert set(row) == {"messages", "metadata"} | TRAINING
     assert [m["role"] for m in row["messages"]] == ["user", "assistant"] * 3
     assert [m["content"] for m in row["messages"]] == ["q0", "a0", "q1", "a1", "q2", "a2"]
     meta = row["metadata"]
@@ -42,9 +45,9 @@ def test_plain_row_alternates_user_and_assistant_and_counts_actual_turns():
 def test_renamed_columns_from_config_model_or_mapping():
     cols = OutputColumns(messages="conversations", metadata="meta", judge="scores")
     row = to_sharegpt(record(), cols, judged=True)
-    assert set(row) == {"conversations", "meta", "scores"}
-    row = to_sharegpt(record(), {"messages": "chat"}, judged=False)
-    assert set(row) == {"chat", "metadata"}
+    assert set(row) == {"conversations", "meta", "scores"} | TRAINING
+    row = to_sharegpt(record(), {"messages": "chat", "user_reasoning": "why_asked"}, judged=False)
+    assert set(row) == {"chat", "metadata", "why_asked", "messages_with_tools", "assistant_reasoning"}
 
 
 def test_judged_row_per_turn_scores_and_average():
