@@ -103,7 +103,7 @@ def test_three_shards_on_two_nodes_two_weighted_endpoints(cluster, shared_kb, tm
 def test_a_shard_worker_killed_mid_run_is_run_again_and_repeats_nothing(cluster, shared_kb, tmp_path: Path,
                                                                         postgres_url) -> None:
     output = cluster.outputs / "killed"
-    with FakeLLMServer(latency=0.1, jitter=0.03) as srv:
+    with FakeLLMServer(latency=0.4, jitter=0.1) as srv:
         config = write_config(tmp_path, srv.base_url, shared_kb,
                               _settings(cluster, output, postgres_url, total=18, batch=6, turns=2, languages=["en"]))
         driver = _run(config)
