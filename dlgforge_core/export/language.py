@@ -1,40 +1,22 @@
 """Language gate: each message is in its conversation's target language (offline detector).
 
-Uses ``langdetect`` with a fixed seed, so the same text always gets the same verdict.
-Messages shorter than ``MIN_CHARS`` letters are skipped (detection on a few words is
-noise) and counted in the outcome's description. A message passes when the target
-language is among the detector's candidates with probability >= ``MIN_PROBABILITY``.
+The detector is the ``wrong_language`` guard's (py3langid: deterministic, offline, good on
+short text), so export and generation agree. Messages shorter than ``MIN_CHARS`` letters,
+and languages the detector does not know, are skipped (counted in the outcome's
+description). A message fails when the detector is at least ``MIN_CONFIDENCE`` sure it is
+in another language (the guard's default threshold).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from langdetect import DetectorFactory, LangDetectException, detect_langs
-
-from dlgforge_core.config.language_names import iso_code
 from dlgforge_core.export.checks import MAX_OFFENDING, GateOutcome
+from dlgforge_core.generation.guards_language import known, language_code, wrong_language
 
 MIN_CHARS = 20
-MIN_PROBABILITY = 0.2
-_SEED_LOCK = threading.Lock()
-
-
-def detect_languages(text: str) -> dict[str, float]:
-    """Candidate languages of ``text`` (ISO 639-1 base codes) with their probabilities."""
-    with _SEED_LOCK:
-        DetectorFactory.seed = 0
-        try:
-            found = detect_langs(text)
-        except LangDetectException:
-            return {}
-    result: dict[str, float] = {}
-    for item in found:
-        code = _base(item.lang)
-        result[code] = result.get(code, 0.0) + item.prob
-    return result
+MIN_CONFIDENCE = 0.9
 
 
 def target_language(records: Iterable[Mapping[str, Any]]) -> GateOutcome:
@@ -42,17 +24,16 @@ def target_language(records: Iterable[Mapping[str, Any]]) -> GateOutcome:
     offending: list[str] = []
     checked = skipped = 0
     for record in records:
-        target = iso_code(str(record.get("language") or ""))  # "english" -> "en" too
+        target = language_code(str(record.get("language") or ""))  # "english" -> "en" too
         for turn in record.get("turns") or []:
             for role in ("user", "assistant"):
                 text = str(turn.get(f"{role}_message") or "")
-                if sum(ch.isalpha() for ch in text) < MIN_CHARS:
+                if sum(ch.isalpha() for ch in text) < MIN_CHARS or not known(target):
                     skipped += 1
                     continue
                 checked += 1
-                candidates = detect_languages(text)
-                if candidates.get(target, 0.0) < MIN_PROBABILITY:
-                    found = max(candidates, key=candidates.get) if candidates else "unknown"
+                found = wrong_language(text, target, MIN_CONFIDENCE)
+                if found is not None:
                     offending.append(f"{record.get('conversation_id')} turn {turn.get('turn_index')} "
                                      f"{role}: detected {found}, expected {target}")
     summary = f"{checked} messages checked, {skipped} too short to check"
@@ -62,7 +43,3 @@ def target_language(records: Iterable[Mapping[str, Any]]) -> GateOutcome:
                        f"{len(offending)} messages not in their target language ({summary})",
                        offending[:MAX_OFFENDING])
 
-
-def _base(code: str) -> str:
-    """``zh-cn`` -> ``zh``, ``pt_BR`` -> ``pt``: compare base languages only."""
-    return code.replace("_", "-").split("-")[0].lower()
