@@ -6,7 +6,7 @@ Jaccard estimate robust to small rewordings and punctuation.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from dlgforge_core.generation.dedup import normalize_question
@@ -34,17 +34,40 @@ class NearDupFilter:
         self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
         self._owners: dict[str, list[str]] = {}
         self._count = 0
+        self.store_watermark = 0  # highest signature id read from a database store (PostgreSQL)
+
+    def signature(self, question: str) -> bytes:
+        """The question's MinHash signature as bytes (what a database store keeps)."""
+        return self._minhash(question).hashvalues.astype("<u8").tobytes()
+
+    def absorb_signature(self, signature: bytes, ident: int) -> None:
+        """Index a signature another worker committed (``ident``: its id in the store)."""
+        import numpy as np
+
+        template = self._minhash_type(num_perm=self.num_perm)
+        scheme = getattr(template, "scheme", None)  # datasketch 2 wants the scheme of stored values
+        values = np.frombuffer(signature, dtype="<u8").astype(template.hashvalues.dtype)
+        extra = {"scheme": scheme} if scheme is not None else {}
+        sketch = self._minhash_type(num_perm=self.num_perm, hashvalues=values, **extra)
+        key = f"db{ident}"
+        if key not in self._lsh:
+            self._lsh.insert(key, sketch)
+
+    def near_stored(self, question: str) -> bool:
+        """True when ``question`` is near a signature absorbed from the store."""
+        return any(str(key).startswith("db") for key in self._lsh.query(self._minhash(question)))
 
     def _minhash(self, question: str) -> Any:
         sketch = self._minhash_type(num_perm=self.num_perm)
         sketch.update_batch(list(shingles(question)))
         return sketch
 
-    def load_records(self, records: Iterable[dict]) -> None:
-        """Index every user message of accepted ``records``."""
+    def load_records(self, records: Iterable[dict], skip: Callable[[str], bool] | None = None) -> None:
+        """Index every user message of accepted ``records`` (but those ``skip`` says are indexed)."""
         for record in records:
             for turn in record.get("turns", []):
-                self._insert(turn["user_message"], owner=None)
+                if skip is None or not skip(turn["user_message"]):
+                    self._insert(turn["user_message"], owner=None)
 
     def is_near_duplicate(self, question: str) -> bool:
         """True when an indexed question is estimated above the Jaccard threshold."""
