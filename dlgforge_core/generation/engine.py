@@ -336,7 +336,7 @@ class _LanguageRun:
 
     def _commit(self, records: list[dict]) -> list[dict]:
         """Writer thread: the store's commit point, then (a database store) the folder's copy."""
-        committed = self.store.commit_group(records, self._admit)
+        committed = self.store.commit_group(records, self._admit, near_dup=self.memory.near_dup)
         if self.mirror is not None and committed:
             self.mirror.commit_many(committed)
         return committed

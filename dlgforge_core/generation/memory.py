@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dlgforge_core.generation.dedup import QuestionIndex
+from dlgforge_core.generation.dedup import QuestionIndex, question_key
 from dlgforge_core.generation.near_dup import NearDupFilter
 from dlgforge_core.generation.personas import PersonaSet, load_personas
 from dlgforge_core.generation.seeds import SeedQuestion, load_seed_topics
@@ -32,10 +32,13 @@ def load_memory(store: Any, cfg: Any, run_id: str, language: str) -> LoadedMemor
         dedup=QuestionIndex(),
         near_dup=NearDupFilter(near_cfg.threshold, near_cfg.num_perm) if near_cfg.enabled else None,
     )
+    stored: set[bytes] = set()  # questions whose signatures the store keeps (PostgreSQL)
+    if memory.near_dup is not None and hasattr(store, "near_dup_memory"):
+        stored = store.near_dup_memory(run_id, memory.near_dup)
     for record in store.memory_records(run_id):  # later commits are absorbed at commit time
         memory.dedup.load_records([record])
         if memory.near_dup is not None:
-            memory.near_dup.load_records([record])
+            memory.near_dup.load_records([record], skip=(lambda q: question_key(q) in stored) if stored else None)
         if record.get("run_id") == run_id and record.get("language") == language:
             memory.accepted_indices.add(int(record["conversation_index"]))
     return memory

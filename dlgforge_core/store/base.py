@@ -39,9 +39,11 @@ class Store(Protocol):
         """The accepted records whose questions a run must not ask again (the dedup scope);
         records committed by others after this call are handed to ``admit`` at commit time."""
 
-    def commit_group(self, records: list[dict[str, Any]], admit: Admit | None = None) -> list[dict[str, Any]]:
+    def commit_group(self, records: list[dict[str, Any]], admit: Admit | None = None,
+                     near_dup: Any | None = None) -> list[dict[str, Any]]:
         """Accept ``records`` in one atomic group; returns those committed. A record whose
-        conversation index or normalized question the run already holds is not committed."""
+        conversation index or normalized question the run already holds is not committed.
+        ``near_dup``: the shard's near-dup filter (PostgreSQL: signatures stored and shared)."""
 
     def claim_question(self, run_id: str, question: str, conversation_id: str) -> bool:
         """Claim one normalized question for ``conversation_id``: False when the run has it."""

@@ -65,8 +65,9 @@ class FileStore:
     def memory_records(self, run_id: str) -> Iterator[dict[str, Any]]:
         return self.outputs.memory_records(run_id)  # later appends are absorbed at commit time
 
-    def commit_group(self, records: list[dict[str, Any]], admit: Admit | None = None) -> list[dict[str, Any]]:
-        return self.outputs.commit_many(records, admit)
+    def commit_group(self, records: list[dict[str, Any]], admit: Admit | None = None,
+                     near_dup: Any | None = None) -> list[dict[str, Any]]:
+        return self.outputs.commit_many(records, admit)  # near-dup memory stays the shard's own
 
     def claim_question(self, run_id: str, question: str, conversation_id: str) -> bool:
         """Claims live in ``run_state/<run_id>.questions.jsonl`` under the folder's lock."""

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from tests.e2e.generate_project import (
-    assert_consistent_outputs, cli_command, cli_env, dlgforge, normalized_questions, write_config,
+    assert_consistent_outputs, cli_command, cli_env, dlgforge, jsonl, normalized_questions, write_config,
 )
 from tests.fake_llm.server import FakeLLMServer
 from tests.support.project import write_kb
@@ -54,6 +54,25 @@ def test_a_run_on_postgres_writes_the_output_folder_from_the_store(shared_kb, tm
         assert conn.execute("select language, status from dlg_checkpoints order by language").fetchall() == [
             ("en", "complete"), ("fr", "complete")]
         assert conn.execute("select sum(tokens) from dlg_budget where run_id = 'main'").fetchone()[0] > 0
+
+
+def test_a_near_dup_run_on_postgres_stores_a_signature_per_accepted_question(shared_kb, tmp_path: Path,
+                                                                              postgres_url) -> None:
+    with FakeLLMServer(latency=0.01) as srv:  # the fake's questions are alike: some are dropped as near-dups
+        config = write_config(tmp_path, srv.base_url, shared_kb, {
+            "run": {"target_languages": ["en", "fr"], "total_samples": 3, "batch_size": 3},
+            "coverage": {"near_dup": {"enabled": True, "num_perm": 64}}, "quality": {"max_drop_rate": 1.0},
+            "store": _pg(postgres_url)})
+        done = dlgforge("run", str(config), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    records = jsonl(tmp_path / "output" / "synthetic_qa.jsonl")
+    assert records and sorted(r["conversation_id"] for r in records) == sorted(
+        cid for *_, cid in _accepted(postgres_url))
+    with psycopg.connect(postgres_url) as conn:
+        rows = conn.execute("select conversation_id, length(near_dup_signature) from dlg_questions").fetchall()
+    assert sorted(cid for cid, _ in rows) == sorted(
+        r["conversation_id"] for r in records for _ in set(normalized_questions([r])))
+    assert {size for _, size in rows} == {64 * 8}
 
 
 @pytest.mark.parametrize("dsn, expected", [

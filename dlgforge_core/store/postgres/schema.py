@@ -61,6 +61,11 @@ MIGRATIONS: dict[int, list[str]] = {
                tokens bigint not null,
                primary key (run_id, agent))""",
     ],
+    2: [  # near-dup signatures read by id: what other workers committed since a shard last looked
+        "alter table dlg_questions add column seq bigserial",
+        """create index dlg_questions_signatures on dlg_questions (run_id, seq)
+               where near_dup_signature is not null""",
+    ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -4,6 +4,11 @@ The commit point is one transaction per commit group: the group's rows (unique
 run/language/index) and their normalized-question hashes (unique within the run) go in with
 one statement each; a conversation whose index or question another worker holds is removed
 again inside the transaction, and the rest of the group commits. Records are kept as their JSON text (key order preserved).
+
+With a near-dup filter (``coverage.near_dup.enabled``) the commit group also takes the run's
+advisory lock, absorbs the signatures other workers committed since the filter last looked (by
+``dlg_questions.seq``), leaves out a record whose question is near one of them, and stores each
+committed question's MinHash signature beside its hash: two workers never both accept near-duplicates.
 """
 
 from __future__ import annotations
@@ -25,8 +30,15 @@ _PAGE = 500
 _where = store_errors(lambda self: self.where)
 
 
+_NEAR_DUP_LOCK = 0x6E64  # advisory lock class of a run's near-dup commit groups (with hashtext(run_id))
+
+
+def _questions(record: dict[str, Any]) -> list[str]:
+    return [turn["user_message"] for turn in record.get("turns", [])]
+
+
 def _hashes(record: dict[str, Any]) -> list[bytes]:
-    return list(dict.fromkeys(question_key(turn["user_message"]) for turn in record.get("turns", [])))
+    return list(dict.fromkeys(question_key(q) for q in _questions(record)))
 
 
 class PostgresStore:
@@ -83,15 +95,53 @@ class PostgresStore:
         return self.accepted_records(run_id=run_id)
 
     @_where
-    def commit_group(self, records: list[dict[str, Any]], admit: Admit | None = None) -> list[dict[str, Any]]:
+    def near_dup_memory(self, run_id: str, near_dup: Any) -> set[bytes]:
+        """Index the run's stored signatures in ``near_dup``; returns their question hashes."""
+        with self._conn() as conn:
+            rows = conn.execute("select seq, question_hash, near_dup_signature from dlg_questions where run_id = %s "
+                                "and near_dup_signature is not null order by seq", (run_id,)).fetchall()
+        for seq, _, signature in rows:
+            near_dup.absorb_signature(bytes(signature), seq)
+        if rows:
+            near_dup.store_watermark = max(near_dup.store_watermark, rows[-1][0])
+        return {bytes(h) for _, h, _ in rows}
+
+    @_where
+    def commit_group(self, records: list[dict[str, Any]], admit: Admit | None = None,
+                     near_dup: Any | None = None) -> list[dict[str, Any]]:
         """One transaction: the group's rows, then their question hashes (in one order, so two
-        groups never deadlock); a record whose index or question was taken is removed again."""
+        groups never deadlock); a record whose index or question was taken is removed again.
+
+        ``near_dup`` (a ``NearDupFilter``): near-duplicates of other workers' questions are left out."""
         with self._conn() as conn, conn.transaction():
+            runs = sorted({r["run_id"] for r in records})
+            if near_dup is not None:
+                for run_id in runs:  # serializes the run's commit groups: a check sees every earlier one
+                    conn.execute("select pg_advisory_xact_lock(%s::int, hashtext(%s))", (_NEAR_DUP_LOCK, run_id))
             if admit is not None:
                 records = admit(self._foreign(conn, records), records)
-            committed = self._insert_group(conn, records) if records else []
+            signatures = None
+            if near_dup is not None and records:
+                records = self._near_dup_admit(conn, near_dup, runs, records)
+                signatures = {q: near_dup.signature(q) for r in records for q in _questions(r)}
+            committed, last_seq = self._insert_group(conn, records, signatures) if records else ([], 0)
+            if near_dup is not None and last_seq:  # our own rows: indexed here already
+                near_dup.store_watermark = max(near_dup.store_watermark, last_seq)
         self._mine.update(r["conversation_id"] for r in committed)
         return committed
+
+    def _near_dup_admit(self, conn: Any, near_dup: Any, runs: list[str],
+                        records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Absorb the signatures committed since ``near_dup`` last looked (one query); keep the
+        records none of whose questions is near a stored one."""
+        rows = conn.execute("select seq, near_dup_signature from dlg_questions where run_id = any(%s) and seq > %s "
+                            "and near_dup_signature is not null order by seq",
+                            (runs, near_dup.store_watermark)).fetchall()
+        for seq, signature in rows:
+            near_dup.absorb_signature(bytes(signature), seq)
+        if rows:
+            near_dup.store_watermark = rows[-1][0]
+        return [r for r in records if not any(near_dup.near_stored(q) for q in _questions(r))]
 
     def _foreign(self, conn: Any, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Records of the runs in ``records`` that other processes committed since the last look.
@@ -113,7 +163,9 @@ class PostgresStore:
                              (others,)).fetchall()
         return [json.loads(text) for (text,) in texts]
 
-    def _insert_group(self, conn: Any, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _insert_group(self, conn: Any, records: list[dict[str, Any]],
+                      signatures: dict[str, bytes] | None = None) -> tuple[list[dict[str, Any]], int]:
+        """The records committed, and the highest ``dlg_questions.seq`` their rows took."""
         ordered = sorted(records, key=lambda r: r["conversation_id"])
         rows = conn.execute(
             "insert into dlg_conversations (run_id, language, conversation_index, conversation_id, record) "
@@ -125,21 +177,27 @@ class PostgresStore:
         inserted = {cid for (cid,) in rows}
         wanted = {r["conversation_id"]: (r["run_id"], _hashes(r)) for r in ordered if r["conversation_id"] in inserted}
         claims = sorted((run_id, h, cid) for cid, (run_id, hashes) in wanted.items() for h in hashes)
+        last_seq = 0
+        sig_of: dict[bytes, bytes] = {}
+        if signatures:
+            sig_of = {question_key(q): sig for q, sig in signatures.items()}
         claimed: dict[str, int] = {}
         if claims:
             got = conn.execute(
-                "insert into dlg_questions (run_id, question_hash, conversation_id) "
-                "select * from unnest(%s::text[], %s::bytea[], %s::text[]) "
-                "on conflict do nothing returning conversation_id",
-                ([c[0] for c in claims], [c[1] for c in claims], [c[2] for c in claims])).fetchall()
-            for (cid,) in got:
+                "insert into dlg_questions (run_id, question_hash, conversation_id, near_dup_signature) "
+                "select * from unnest(%s::text[], %s::bytea[], %s::text[], %s::bytea[]) "
+                "on conflict do nothing returning conversation_id, seq",
+                ([c[0] for c in claims], [c[1] for c in claims], [c[2] for c in claims],
+                 [sig_of.get(c[1]) for c in claims])).fetchall()
+            last_seq = max((seq for _, seq in got), default=0)
+            for cid, _ in got:
                 claimed[cid] = claimed.get(cid, 0) + 1
         taken = [cid for cid, (_, hashes) in wanted.items() if claimed.get(cid, 0) < len(hashes)]
         if taken:  # another conversation of the run holds one of their questions
             conn.execute("delete from dlg_questions where conversation_id = any(%s)", (taken,))
             conn.execute("delete from dlg_conversations where conversation_id = any(%s)", (taken,))
         keep = set(wanted) - set(taken)
-        return [r for r in records if r["conversation_id"] in keep]
+        return [r for r in records if r["conversation_id"] in keep], last_seq
 
     @_where
     def claim_question(self, run_id: str, question: str, conversation_id: str) -> bool:
