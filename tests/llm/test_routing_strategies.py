@@ -12,7 +12,8 @@ from tests.llm.helpers import QuestionReply, ask, run
 def _cfg(make_cfg, servers, strategy, weights=None, **extra):
     weights = weights or [1.0] * len(servers)
     endpoints = [{"base_url": s.base_url, "weight": w} for s, w in zip(servers, weights)]
-    return make_cfg(None, backend="vllm_attach", cache={"enabled": False},
+    # max_inflight above the callers' concurrency: a per-endpoint cap would skew the shares
+    return make_cfg(None, backend="vllm_attach", cache={"enabled": False}, max_inflight=64,
                     routing={"strategy": strategy, "endpoints": endpoints, **extra.pop("routing", {})},
                     **extra)
 
