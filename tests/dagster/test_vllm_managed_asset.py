@@ -5,14 +5,13 @@ both, and stops them before the materialization returns."""
 from __future__ import annotations
 
 import json
-import os
-import re
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from tests.dagster.conftest import graph_for, write_project
+from tests.support.replicas import alive, replica_pids
 
 
 @pytest.fixture(autouse=True)
@@ -22,15 +21,6 @@ def _ray_shutdown():
 
     if ray.is_initialized():
         ray.shutdown()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/status")
-    return not (status.exists() and "\nState:\tZ" in status.read_text())
 
 
 def test_conversations_asset_runs_its_own_replicas_and_stops_them(tmp_path: Path) -> None:
@@ -53,7 +43,6 @@ def test_conversations_asset_runs_its_own_replicas_and_stops_them(tmp_path: Path
     for replica in (0, 1):
         lines = (tmp_path / f"req-{replica}.jsonl").read_text().splitlines()
         assert lines and {json.loads(line)["status"] for line in lines} == {200}
-    log = (tmp_path / "logs" / "run.log").read_text()
-    pids = [int(pid) for pid in re.findall(r"\[vllm\] replica \d+: pid (\d+)", log)]
-    assert len(pids) == 2 and not any(_alive(pid) for pid in pids)
-    assert "[vllm] 2 replica(s) stopped" in log
+    pids = replica_pids(tmp_path / "logs")
+    assert len(pids) == 2 and not any(alive(pid) for pid in pids)
+    assert "[vllm] 2 replica(s) stopped" in (tmp_path / "logs" / "run.log").read_text()
