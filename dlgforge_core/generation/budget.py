@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-AGENTS = ("qa_generator", "kb_responder", "qa_judge")
+from dlgforge_core.config.base import AGENTS
+
 UsageByAgent = Mapping[str, Mapping[str, int]]
 
 

@@ -22,6 +22,9 @@ from dlgforge_core.generation.guards_flow import judge_candidate, untruncated
 from dlgforge_core.generation.near_dup import NearDupFilter
 from dlgforge_core.generation.replies import FinalAnswerReply, QuestionReply, ResponderReply, responder_reply_model
 from dlgforge_core.generation.tool_rounds import joined_reasoning, kb_call, web_call
+from dlgforge_core.generation.turn_records import (
+    Tally, answer_candidate, candidate_row, chunk_dict, hit_dict, persona_record, source_stem,
+)
 from dlgforge_core.generation.web_search import WebFindings, WebSearchTool
 from dlgforge_core.llm.errors import LLMCallError
 from dlgforge_core.store.run_state import utc_now
@@ -64,28 +67,6 @@ class LanguageContext:
     guard_tally: GuardTally = field(default_factory=GuardTally)
 
 
-@dataclass
-class _Tally:
-    usage: dict[str, dict[str, int]] = field(default_factory=dict)
-
-    def add(self, agent: str, result: Any) -> None:
-        slot = self.usage.setdefault(agent, {"prompt_tokens": 0, "completion_tokens": 0})
-        usage = getattr(result, "usage", None)
-        if usage is not None and not getattr(result, "cached", False):
-            slot["prompt_tokens"] += int(getattr(usage, "prompt_tokens", 0) or 0)
-            slot["completion_tokens"] += int(getattr(usage, "completion_tokens", 0) or 0)
-
-
-def _hit_dict(hit: Any) -> dict[str, Any]:
-    return {
-        "chunk_id": hit.chunk_id,
-        "text": hit.text,
-        "source": hit.source,
-        "position": getattr(hit, "position", 0),
-        "score": float(getattr(hit, "score", 0.0) or 0.0),
-    }
-
-
 class ConversationRun:
     """Generates conversation ``index`` of one language; ``await run()`` returns the record."""
 
@@ -93,7 +74,7 @@ class ConversationRun:
         self.ctx = ctx
         self.index = index
         self.cid = conversation_id(ctx.run_id, ctx.language, index)
-        self.tally = _Tally()
+        self.tally = Tally()
         self.plan, _ = ctx.planner.plan(index)
 
     async def run(self) -> dict[str, Any]:
@@ -130,9 +111,9 @@ class ConversationRun:
         topic = plan.seed_question.topic if plan.seed_question else None
         for t in range(plan.n_turns):
             mode = ctx.planner.mode(plan, t)
-            snippets = [_chunk_dict(c) for c in await ctx.planner.snippets(plan, t, mode, previous)]
+            snippets = [chunk_dict(c) for c in await ctx.planner.snippets(plan, t, mode, previous)]
             if topic is None and snippets:
-                topic = snippets[0]["heading"] or _stem(snippets[0]["source"])
+                topic = snippets[0]["heading"] or source_stem(snippets[0]["source"])
             question, asked = await self._question(t, mode, snippets, turns)
             turn, shown = await self._answer(t, mode, question, snippets, turns)
             turn.update(asked)
@@ -165,7 +146,7 @@ class ConversationRun:
             else:
                 messages = prompts.generator_messages(
                     language=ctx.language,
-                    persona=_persona(plan.user_persona),
+                    persona=persona_record(plan.user_persona),
                     mode=mode,
                     snippets=snippets,
                     previous_turns=turns,
@@ -217,7 +198,7 @@ class ConversationRun:
         ctx = self.ctx
         k = ctx.cfg.retrieval.default_k
         earlier = [turn["user_message"] for turn in turns]  # searched beside the question
-        initial = [_hit_dict(h) for h in await ctx.kb.asearch(question, k, context=earlier)]
+        initial = [hit_dict(h) for h in await ctx.kb.asearch(question, k, context=earlier)]
         count = ctx.cfg.run.candidates_per_turn
         candidates = await asyncio.gather(
             *(self._guarded_answer(t, c, question, initial, turns) for c in range(count))
@@ -262,7 +243,7 @@ class ConversationRun:
         if "guards" in best:
             turn["guards"] = best["guards"]
         if count > 1:
-            turn["candidates"] = [_candidate_row(c) for c in candidates]
+            turn["candidates"] = [candidate_row(c) for c in candidates]
         return turn, best["shown"]
 
     async def _guarded_answer(
@@ -315,7 +296,7 @@ class ConversationRun:
             reply: ResponderReply = result.value
             thoughts.append(result.reasoning)
             if reply.action == "answer":
-                return {**_candidate(reply, shown, web, r + 1), "tool_calls": calls,
+                return {**answer_candidate(reply, shown, web, r + 1), "tool_calls": calls,
                         "reasoning": joined_reasoning(thoughts)}
             if reply.action == "web_search" and web is not None:
                 query = reply.query.strip()
@@ -324,7 +305,7 @@ class ConversationRun:
                 calls.append(web_call(r + 1, query, outcome, web))
                 continue
             searches.append(reply.query.strip())
-            hits = [_hit_dict(hit) for hit in await ctx.kb.asearch(reply.query, ctx.cfg.retrieval.default_k)]
+            hits = [hit_dict(hit) for hit in await ctx.kb.asearch(reply.query, ctx.cfg.retrieval.default_k)]
             calls.append(kb_call(r + 1, reply.query.strip(), hits))
             for hit in hits:
                 shown.setdefault(hit["chunk_id"], hit)
@@ -343,7 +324,7 @@ class ConversationRun:
         """The prompt of one tool round (the web tool described only when it is enabled)."""
         return prompts.responder_messages(
             language=self.ctx.language,
-            persona=_persona(self.plan.assistant_persona),
+            persona=persona_record(self.plan.assistant_persona),
             previous_turns=turns,
             question=question,
             snippets=list(shown.values()),
@@ -365,8 +346,8 @@ class ConversationRun:
             "conversation_index": self.index,
             "created_at": utc_now(),
             "n_turns": len(turns),
-            "user_persona": _persona(plan.user_persona),
-            "assistant_persona": _persona(plan.assistant_persona),
+            "user_persona": persona_record(plan.user_persona),
+            "assistant_persona": persona_record(plan.assistant_persona),
             "topic": topic,
             "seeded": plan.seed_question is not None,
             "turns": turns,
@@ -376,51 +357,3 @@ class ConversationRun:
             "config_hash": ctx.config_hash,
             "kb_index_version": ctx.index_version,
         }
-
-
-def _candidate(
-    reply: ResponderReply, shown: dict[str, dict], web: WebFindings | None, rounds: int
-) -> dict[str, Any]:
-    """One answer candidate: the answer, its valid citations, what it was shown, its rounds."""
-    cited = [cid for cid in dict.fromkeys(reply.cited_chunk_ids) if cid in shown]
-    candidate: dict[str, Any] = {
-        "answer": reply.answer.strip(),
-        "cited_chunk_ids": cited,
-        "shown": list(shown.values()),
-        "tool_rounds": rounds,
-    }
-    if web is not None:
-        candidate["web_sources"] = web.sources()
-    return candidate
-
-
-def _candidate_row(candidate: dict[str, Any]) -> dict[str, Any]:
-    """A candidate as recorded in ``turns[].candidates`` (its web sources when web search is on)."""
-    row = {
-        "answer": candidate["answer"],
-        "cited_chunk_ids": candidate["cited_chunk_ids"],
-        "grounding_chunk_ids": [s["chunk_id"] for s in candidate["shown"]],
-        "qa_judge": candidate.get("qa_judge"),
-    }
-    if "web_sources" in candidate:
-        row["web_sources"] = candidate["web_sources"]
-    return row
-
-
-def _persona(persona: Any) -> dict[str, str] | None:
-    return persona.as_record() if persona is not None else None
-
-
-def _chunk_dict(chunk: Any) -> dict[str, Any]:
-    return {
-        "chunk_id": chunk.chunk_id,
-        "text": chunk.text,
-        "source": chunk.source,
-        "position": getattr(chunk, "position", 0),
-        "heading": getattr(chunk, "heading", None),
-    }
-
-
-def _stem(source: str) -> str:
-    name = source.rsplit("/", 1)[-1]
-    return name.rsplit(".", 1)[0] if "." in name else name

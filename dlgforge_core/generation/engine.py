@@ -26,9 +26,9 @@ from dlgforge_core.errors import DlgforgeError
 from dlgforge_core.generation.budget import BudgetGovernor, add_usage, usage_delta
 from dlgforge_core.generation.commit_queue import CommitQueue, Entry
 from dlgforge_core.generation.conversation import ConversationDropped, ConversationRun, LanguageContext
-from dlgforge_core.generation.coverage import Planner
-from dlgforge_core.generation.guards import GuardTally, ReplyGuards
-from dlgforge_core.generation.memory import LoadedMemory, load_memory, load_personas_and_seeds
+from dlgforge_core.generation.guards import GuardTally
+from dlgforge_core.generation.language_context import language_context
+from dlgforge_core.generation.memory import LoadedMemory, load_memory
 from dlgforge_core.generation.run_log import RunLog
 from dlgforge_core.generation.shards import Shard
 from dlgforge_core.generation.summary import LanguageSummary, judge_mean_and_preview
@@ -41,7 +41,6 @@ from dlgforge_core.store.outputs import OutputStore
 from dlgforge_core.store.run_state import DroppedConversation, LanguageState, utc_now
 
 Progress = Callable[[int, int, float, float | None], None]
-AGENTS = ("qa_generator", "kb_responder", "qa_judge")
 _CHECKPOINT_EVERY_S = 1.0
 
 
@@ -185,7 +184,7 @@ class _LanguageRun:
         ctx = await self._context(memory)
         self.memory = memory
         memory.accepted_indices |= self.state.dropped_indices()  # one skip set, shared with _admit
-        self._indices = self._index_stream(memory.accepted_indices, self.shard)
+        self._indices = self.shard.indices(memory.accepted_indices)
         # The attempt cap is per invocation: drops of an earlier, failed invocation (a dead
         # server, say) must not use up the attempts of the resume.
         self.attempts = self.accepted
@@ -210,45 +209,11 @@ class _LanguageRun:
         return await self._finish(memory, usage_before, calls_before, status=status)
 
     async def _context(self, memory: LoadedMemory) -> LanguageContext:
-        cfg = self.cfg
-        personas, seed_questions = await asyncio.to_thread(
-            load_personas_and_seeds, cfg, self.language, self.log.warning
-        )
-        planner = await asyncio.to_thread(Planner, cfg, self.language, self.kb, personas, seed_questions)
-        judge = self.judge
-        online = cfg.judge.enabled and cfg.judge.mode == "online"
-        if online and judge is None:
-            from dlgforge_core.judge.judge import Judge
-
-            judge = Judge(cfg, self.llm)
-        agents = AGENTS if cfg.judge.enabled else AGENTS[:2]
-        return LanguageContext(
-            cfg=cfg,
-            language=self.language,
-            run_id=self.run_id,
-            llm=self.llm,
-            kb=self.kb,
-            planner=planner,
-            dedup=memory.dedup,
-            near_dup=memory.near_dup,
-            judge=judge,
-            index_version=self.kb.index_version,
-            models={a: cfg.agent_settings(a).model for a in agents},
-            config_hash=cfg.config_hash,  # computed once: hashing the config costs milliseconds
-            judge_turns=online and cfg.judge.granularity == "turn",
-            judge_conversation=online and cfg.judge.granularity == "conversation",
-            web_search=self._open_web_search(),
-            guards=ReplyGuards(cfg.quality.guards, self.language),
+        return await language_context(
+            self.cfg, self.language, self.run_id, llm=self.llm, kb=self.kb, judge=self.judge,
+            memory=memory, warn=self.log.warning, web_search=self._open_web_search(),
             guard_tally=self.guard_tally,
         )
-
-    @staticmethod
-    def _index_stream(skip: set[int], shard: Shard):
-        index = shard.index
-        while True:
-            if index not in skip:
-                yield index
-            index += shard.count
 
     # -- slots -----------------------------------------------------------------------
 

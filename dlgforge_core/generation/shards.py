@@ -9,7 +9,7 @@ what a single process would.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from dlgforge_core.errors import ConfigError
@@ -33,6 +33,14 @@ class Shard:
     def owns(self, conversation_index: int) -> bool:
         """True when this shard generates conversation ``conversation_index``."""
         return conversation_index % self.count == self.index
+
+    def indices(self, skip: set[int]) -> Iterator[int]:
+        """This shard's conversation indices in order, without those in ``skip`` (endless)."""
+        index = self.index
+        while True:
+            if index not in skip:
+                yield index
+            index += self.count
 
     def share(self, total: int) -> int:
         """This shard's part of ``total`` (the parts of all shards add up to ``total``)."""
