@@ -25,13 +25,13 @@ def _tokens_per_conversation(output: Path) -> int:
 
 def test_three_shards_spend_one_budget_and_none_stops_while_tokens_are_left(tmp_path: Path, postgres_url) -> None:
     shared = {"knowledge_dir": write_kb(tmp_path / "knowledge"), "index_dir": tmp_path / "knowledge_index"}
-    with FakeLLMServer(latency=0.05, jitter=0.02) as srv:
+    with FakeLLMServer(latency=0.3, jitter=0.05) as srv:  # slow enough that every shard is up before the budget is spent
         # A first, unbudgeted run (file store) measures what one conversation costs here.
         probe = write_config(tmp_path / "probe", srv.base_url, shared, {
             "run": {"total_samples": 3, "batch_size": 3, "n_turns": 1}})
         assert dlgforge("run", str(probe), cwd=tmp_path / "probe").returncode == 0
         per_conversation = _tokens_per_conversation(tmp_path / "probe" / "output")
-        budget = 9 * per_conversation  # one shard alone would use it up: each may accept 20
+        budget = 15 * per_conversation  # one shard alone would use it up: each may accept 20
         config = write_config(tmp_path / "run", srv.base_url, shared, {
             "run": {"total_samples": 60, "batch_size": SLOTS, "n_turns": 1, "budget": {"max_tokens": budget},
                     "distributed": {"enabled": True, "shards_per_language": SHARDS, "num_workers": SHARDS}},
