@@ -10,8 +10,11 @@ difference hybrid − vector and hybrid − full-text (mean, bootstrap 95 % CI, 
 and a two-sided sign test), on all questions and on two fixed halves (split by id hash).
 ``--baseline`` adds the hybrid search before issue 15 (``BeforeIssue15``: chunk-level RRF of 20
 candidates per half, as the responder's k=4 search had, and of 160, as a 40-hit search had).
+``--runtimes`` compares the encoder runtimes instead (``retrieval.embeddings.runtime`` and
+``precision``, each with its own index built from scratch): metrics with the last user turn,
+ms per question, and how close each one's query vectors are to ONNX Runtime's float32 ones.
 
-Run: .venv/bin/python benchmarks/kb_eval.py [--dev DIR] [--baseline]
+Run: .venv/bin/python benchmarks/kb_eval.py [--dev DIR] [--baseline | --runtimes]
 """
 
 from __future__ import annotations
@@ -116,12 +119,45 @@ def mean(result: ModeResult, metric: str, subset: list[int]) -> float:
     return sum(result.per_question[i][metric] for i in subset) / len(subset)
 
 
+RUNTIMES = (("onnx", "auto"), ("openvino", "fp32"), ("openvino", "auto"))
+
+
+def compare_runtimes(dev: Path, cache: Path) -> None:
+    """Each encoder runtime with an index of its own: the three modes with the last user
+    turn, and the cosine of its query vectors to ONNX Runtime's (float32) ones."""
+    import numpy as np
+
+    with tempfile.TemporaryDirectory() as tmp:
+        questions_file = Path(tmp) / "questions.jsonl"
+        convert(dev / "questions.jsonl", questions_file)
+        questions = load_questions(questions_file)
+    texts = [q.question for q in questions]
+    reference = None
+    for runtime, precision in RUNTIMES:
+        kb = knowledge_base(dev, cache / f"runtime-{runtime}-{precision}",
+                            embeddings={"runtime": runtime, "precision": precision})
+        report = kb.build()
+        vectors = kb.embedder.encode(texts)
+        reference = vectors if reference is None else reference
+        cosine = (vectors * reference).sum(axis=1)
+        summary = {mode: result.summary() for mode, result in evaluate(kb, questions, K, MODES, 1).items()}
+        model = kb.embedder.model
+        print(f"{runtime} ({getattr(model, 'precision', 'float32')}): index {report.seconds:.1f} s; "
+              f"query cosine to onnx min {cosine.min():.6f} mean {cosine.mean():.6f}; " + "; ".join(
+                  f"{mode} MRR@10 {s['mrr@10']:.3f} R@5 {s['recall@k']:.3f} {s['ms_per_question']:.1f} ms/q"
+                  for mode, s in summary.items()), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dev", type=Path, default=DEV)
     parser.add_argument("--cache", type=Path, default=ROOT / "benchmarks" / ".cache" / "retrieval-dev")
     parser.add_argument("--baseline", action="store_true")
+    parser.add_argument("--runtimes", action="store_true")
     args = parser.parse_args()
+    if args.runtimes:
+        compare_runtimes(args.dev, args.cache)
+        return
 
     kb = knowledge_base(args.dev, args.cache)
     report = kb.build()

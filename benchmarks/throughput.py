@@ -81,6 +81,8 @@ def start_server(latency_ms: float, jitter_ms: float, request_log: Path | None =
                  ) -> tuple[subprocess.Popen, str]:
     """The fake endpoint as a separate process; returns it and its base URL."""
     log_args = ["--request-log", str(request_log)] if request_log else []
+    if request_log:
+        request_log.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.fake_llm", "--port", "0", "--latency-ms", str(latency_ms),
          "--jitter-ms", str(jitter_ms), *log_args],
@@ -143,8 +145,9 @@ class FullTextKB:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._kb, name)
 
-    async def asearch(self, query: str, k: int | None = None, sources: Any = None, mode: str | None = None) -> Any:
-        return await self._kb.asearch(query, k, sources, "fts")
+    async def asearch(self, query: str, k: int | None = None, sources: Any = None, mode: str | None = None,
+                      **options: Any) -> Any:
+        return await self._kb.asearch(query, k, sources, "fts", **options)
 
 
 def run_engine(cfg: Any, kb: Any, language: str = "en") -> dict[str, Any]:

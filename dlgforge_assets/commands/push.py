@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-# Loaded with the CLI, before anything loads the embedding model: the Hub client reads its
-# offline flag once, at import.
-from dlgforge_core.export.push import check_push_settings, push_export
+# The Hub client reads its offline flag once, when its constants load: they load with the
+# CLI, before anything else could touch the environment (the push modules load on use).
+import huggingface_hub.constants  # noqa: F401,E402
 
 
 @click.command()
@@ -42,6 +42,7 @@ def push(config: Path, repo_id: str | None, repo_type: str | None, source_dir: P
     """
     from dlgforge_core.config import load_config
     from dlgforge_core.export.prepare import prepare_export
+    from dlgforge_core.export.push import check_push_settings, push_export
     from dlgforge_core.export.push_options import PushOverrides, apply_overrides, existing_export
 
     from dlgforge_core.errors import ExportError

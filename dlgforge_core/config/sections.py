@@ -56,6 +56,7 @@ class RunConfig(Section):
     turn_count_distribution: Literal["uniform", "poisson", "exponential"] = "uniform"
     turn_count_mean: float | None = Field(default=None, gt=0.0)
     batch_size: int = Field(default=8, ge=1)
+    extra_conversations: int | None = Field(default=None, ge=0)
     total_samples: int = Field(default=10, ge=1)
     target_languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
     run_id: str = Field(default="main", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
@@ -103,7 +104,8 @@ class EmbeddingsConfig(Section):
     backend: Literal["sentence_transformers", "openai"] = "sentence_transformers"
     model: str = "all-MiniLM-L6-v2"
     device: str = "cpu"
-    runtime: Literal["auto", "onnx", "numpy", "torch"] = "auto"
+    runtime: Literal["auto", "openvino", "onnx", "numpy", "torch"] = "auto"
+    precision: Literal["auto", "fp32"] = "auto"
     batch_size: int = Field(default=64, ge=1)
     trust_remote_code: bool = False
     base_url: str | None = None

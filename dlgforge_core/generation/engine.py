@@ -1,7 +1,8 @@
 """The generation engine of one language: independent slots, group commit, budget, resume.
 
-``batch_size`` slot tasks run with no barrier: each takes the next conversation index,
-generates it, queues it for commit or drops it, and takes another, until accepted plus
+``batch_size`` request slots (the LLM client's cap on requests in flight) are kept busy by
+twice as many conversation tasks (``run.extra_conversations``), with no barrier: each takes
+the next conversation index, generates it, queues it for commit or drops it, and takes another, until accepted plus
 in-flight conversations (queued commits included) reach the target (a slot then waits in
 case one in flight drops), the attempt cap is hit, or the token budget is exhausted.
 Accepted conversations are written by one writer task (``CommitQueue``: group commit off the
@@ -104,6 +105,10 @@ class _LanguageRun:
         self.run_id: str = cfg.run.resume_run_id or cfg.run.run_id
         self.target: int = shard.share(cfg.run.total_samples)
         self.slots: int = max(1, shard.share(cfg.run.batch_size))
+        # conversations in progress: the slots and as many more (``run.extra_conversations``),
+        # so a conversation that searches the KB or commits never leaves a request slot idle
+        extra = cfg.run.extra_conversations
+        self.workers: int = self.slots + (self.slots if extra is None else shard.share(extra))
         self.store: Store = store if store is not None else open_store(cfg, prepare=False)
         # A whole language on a database store is run by the driver: it keeps the output folder
         # in step as it commits (off the event loop), so the view at the end has nothing to redo.
@@ -122,7 +127,7 @@ class _LanguageRun:
         self.writer = CommitQueue(
             commit=self._commit,
             on_committed=self._committed, on_failed=self._wake_slots, tick=self._tick,
-            limit=self.slots, every_s=_CHECKPOINT_EVERY_S)
+            limit=self.workers, every_s=_CHECKPOINT_EVERY_S)
         self._foreign_same_language = 0
         self._dirty = False
         self._last_checkpoint = 0.0
@@ -192,14 +197,19 @@ class _LanguageRun:
                                      counter=lambda tokens: self.store.add_usage(self.run_id, tokens))
         await asyncio.to_thread(self.budget.sync)  # the run's spend so far, every shard's
         self._started = time.monotonic()
-        self.log.info("[%s] run %s: %d/%d accepted at start, batch_size %d",
-                      self.tag, self.run_id, self.accepted, self.target, self.slots)
+        self.log.info("[%s] run %s: %d/%d accepted at start, batch_size %d, %d conversations in progress",
+                      self.tag, self.run_id, self.accepted, self.target, self.slots, self.workers)
+        limit_requests = getattr(self.llm, "limit_requests", None)
+        if limit_requests is not None:
+            limit_requests(self.slots * max(1, cfg.run.candidates_per_turn))
         writer = asyncio.create_task(self.writer.run())
         try:
-            await asyncio.gather(*(self._slot(ctx) for _ in range(self.slots)))
+            await asyncio.gather(*(self._slot(ctx) for _ in range(self.workers)))
             if self.fatal is not None:
                 raise self.fatal
         finally:
+            if limit_requests is not None:
+                limit_requests(None)
             self.writer.close()
             await writer
         if self.accepted >= self.target:

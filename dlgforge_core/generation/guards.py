@@ -58,9 +58,12 @@ class ReplyGuards:
         self.settings = settings
         self.language = language
         self.code = guards_language.language_code(language, settings.wrong_language.names)
-        self._check_language = settings.enabled and settings.wrong_language.enabled
-        if self._check_language:
-            self._check_language = guards_language.known(self.code)
+        # None: on, and whether the detector knows the language is asked at the first check
+        # (its model loads on a background thread meanwhile, off the run's start-up)
+        self._check_language: bool | None = False
+        if settings.enabled and settings.wrong_language.enabled:
+            self._check_language = None
+            guards_language.preload()
 
     @property
     def enabled(self) -> bool:
@@ -112,6 +115,8 @@ class ReplyGuards:
             share, grams = guards_text.repeated_ngram_share(text, s.degenerate.ngram)
             if grams >= s.degenerate.min_ngrams and share > s.degenerate.max_repeated_share:
                 return GuardFailure("degenerate", f"{share:.0%} of {s.degenerate.ngram}-grams repeated")
+        if self._check_language is None:
+            self._check_language = guards_language.known(self.code)
         if self._check_language:
             cleaned = guards_text.language_text(text)
             if guards_text.letters(cleaned) >= s.wrong_language.min_letters:

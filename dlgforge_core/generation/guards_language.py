@@ -24,8 +24,10 @@ from dlgforge_core.config.language_names import iso_code
 
 # Languages the detector confuses with each other on short text: any of them passes for the other.
 _SAME = [{"ms", "id"}, {"no", "nb", "nn", "da"}, {"hr", "sr", "bs"}, {"en", "pcm", "sco"}, {"fr", "wa", "oc"}]
+_SAMPLE = 600
 _lock = threading.Lock()
 _identifier = None
+_loading = False
 
 
 def language_code(language: str, names: Mapping[str, str] | None = None) -> str:
@@ -46,6 +48,16 @@ def _model():
         return _identifier
 
 
+def preload() -> None:
+    """Load the detector on a background thread now (a no-op once loaded or loading)."""
+    global _loading
+    with _lock:
+        if _identifier is not None or _loading:
+            return
+        _loading = True
+    threading.Thread(target=_model, name="dlgforge-langid-load", daemon=True).start()
+
+
 def known(code: str) -> bool:
     """True when the detector can recognise ``code``."""
     return code in set(_model().nb_classes)
@@ -60,7 +72,13 @@ def language_scores(text: str) -> dict[str, float]:
 
 
 def wrong_language(text: str, code: str, min_confidence: float) -> str | None:
-    """The language ``text`` is confidently in when that is not ``code``, else None."""
+    """The language ``text`` is confidently in when that is not ``code``, else None.
+
+    A long text is judged on its first and last ``_SAMPLE // 2`` characters: the detector's
+    cost grows with the text, and a few hundred characters decide the language as well as
+    the whole (``benchmarks/guard_false_drops.py``)."""
+    if len(text) > _SAMPLE:
+        text = f"{text[:_SAMPLE // 2]} {text[-_SAMPLE // 2:]}"
     scores = language_scores(text)
     if not scores:
         return None

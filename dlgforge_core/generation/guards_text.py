@@ -6,6 +6,7 @@ every reply and easy to test on real text.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -36,8 +37,11 @@ el la los las un una y o pero es son de en con por para que se no lo al del
 """.split())
 
 
-def words(text: str) -> list[str]:
-    """Lowercased word tokens; a character of an unspaced script is a token of its own."""
+@functools.lru_cache(maxsize=256)
+def words(text: str) -> tuple[str, ...]:
+    """Lowercased word tokens; a character of an unspaced script is a token of its own.
+
+    Remembered for the last texts: the guards of one reply tokenize it several times."""
     tokens: list[str] = []
     for match in _WORD.finditer(unicodedata.normalize("NFKC", text).lower()):
         token = match.group(0)
@@ -55,7 +59,7 @@ def words(text: str) -> list[str]:
                 tokens.append(run)
         else:
             tokens.append(token)
-    return tokens
+    return tuple(tokens)
 
 
 def word_count(text: str) -> float:
@@ -123,16 +127,23 @@ def echoed_line(reply: str, lines: Sequence[str], min_shared: int) -> str | None
         return None
     whole = f" {' '.join(reply_words)} "
     grams = _ngrams(reply_words, min_shared)
-    for line in lines:
-        line_words = words(line)
-        if len(reply_words) >= 3 and whole in f" {' '.join(line_words)} ":
+    for line, joined, line_grams in _line_index(tuple(lines), min_shared):
+        if len(reply_words) >= 3 and whole in joined:
             return line
-        if grams & _ngrams(line_words, min_shared):
+        if not grams.isdisjoint(line_grams):
             return line
     return None
 
 
-def _ngrams(tokens: list[str], n: int) -> set[tuple[str, ...]]:
+@functools.lru_cache(maxsize=64)
+def _line_index(lines: tuple[str, ...], n: int) -> tuple[tuple[str, str, frozenset], ...]:
+    """Each instruction line with its words joined and its word n-grams (a template's lines
+    are the same for every reply it checks)."""
+    return tuple((line, f" {' '.join(words(line))} ", frozenset(_ngrams(words(line), n)))
+                 for line in lines)
+
+
+def _ngrams(tokens: Sequence[str], n: int) -> set[tuple[str, ...]]:
     return {tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)}
 
 

@@ -241,14 +241,21 @@ class BertEncoder:
             out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out
 
-    def _forward(self, ids: np.ndarray, types: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """Token embeddings ``(batch, length, hidden)`` of the last encoder layer."""
+    def _embedded(self, ids: np.ndarray, types: np.ndarray,
+                  mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The encoder's input: token embeddings after their LayerNorm ``(batch * length,
+        hidden)``, and the attention bias ``(batch, 1, 1, length)`` (masked keys get ~0 weight)."""
         batch, length = ids.shape
         x = self.word[ids]
         x += self.position[:length]
         x += self.token_type[types]
         x = _layer_norm(x.reshape(batch * length, self.hidden), *self.embed_norm, self.eps)
-        bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]  # masked keys get ~0 weight
+        return x, ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]
+
+    def _forward(self, ids: np.ndarray, types: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Token embeddings ``(batch, length, hidden)`` of the last encoder layer."""
+        batch, length = ids.shape
+        x, bias = self._embedded(ids, types, mask)
         for layer in self.layers:
             attended = _linear(self._attention(x, layer, bias), layer["out_w"], layer["out_b"])
             attended += x

@@ -62,23 +62,26 @@ def make_embedder(settings: Any, base_dir: Path) -> Embedder:
     runtime = getattr(settings, "runtime", "auto") or "auto"
     if _numpy_capable(embedder, runtime):
         return BertEncoderEmbedder(embedder.location, embedder.identity, embedder.batch_size,
-                                   runtime=_encoder_runtime(runtime))
+                                   runtime=_encoder_runtime(runtime),
+                                   precision=getattr(settings, "precision", "auto") or "auto")
     return embedder
 
 
 def _encoder_runtime(runtime: str) -> str:
-    """``onnx`` (ONNX Runtime: the same vectors, less CPU per query, no GIL held during the
-    forward pass) where it is installed and not ruled out, else ``numpy``."""
-    from dlgforge_core.kb.onnx_encoder import available
+    """The runtime of the in-process BERT encoder: ``auto`` takes the fastest installed one
+    on the CPU (``openvino``, else ``onnx``, else ``numpy``: the same weights and vectors,
+    see ``benchmarks/kb_eval.py --runtimes``); an explicit one must be installed."""
+    from dlgforge_core.kb import onnx_encoder, openvino_encoder
 
-    if runtime == "numpy":
-        return "numpy"
-    if available():
-        return "onnx"
-    if runtime == "onnx":
-        raise KBError("retrieval.embeddings.runtime: onnx needs the onnxruntime and onnx "
-                      "packages; install them or use runtime auto")
-    return "numpy"
+    installed = {"openvino": openvino_encoder.available(), "onnx": onnx_encoder.available(),
+                 "numpy": True}
+    if runtime == "auto":
+        return next(name for name, present in installed.items() if present)
+    if not installed[runtime]:
+        package = {"openvino": "openvino", "onnx": "onnxruntime"}[runtime]
+        raise KBError(f"retrieval.embeddings.runtime: {runtime} needs the {package} package; "
+                      "install it or use runtime auto")
+    return runtime
 
 
 def _gpu_present() -> bool:
@@ -93,9 +96,9 @@ def _gpu_present() -> bool:
 
 
 def _numpy_capable(embedder: SentenceTransformerEmbedder, runtime: str) -> bool:
-    """Whether to run the model with the NumPy/ONNX encoder: ``runtime: numpy`` or ``onnx``,
-    or ``auto`` for a local BERT folder on the CPU without remote code. ``numpy``/``onnx`` on
-    a model they cannot run is the user's mistake, named in the error."""
+    """Whether to run the model with the in-process BERT encoder: ``runtime: openvino``,
+    ``onnx`` or ``numpy``, or ``auto`` for a local BERT folder on the CPU without remote code.
+    One of those three on a model they cannot run is the user's mistake, named in the error."""
     from dlgforge_core.kb.bert_encoder import supports
 
     if runtime == "torch":
@@ -103,7 +106,7 @@ def _numpy_capable(embedder: SentenceTransformerEmbedder, runtime: str) -> bool:
     on_cpu = embedder.device == "cpu" or (embedder.device == "auto" and not _gpu_present())
     capable = (on_cpu and embedder.local and not embedder.trust_remote_code
                and supports(embedder.location))
-    if runtime in ("numpy", "onnx") and not capable:
+    if runtime in ("numpy", "onnx", "openvino") and not capable:
         raise KBError(f"retrieval.embeddings.runtime: {runtime} cannot run {embedder.location!r} "
                       "(it needs a local BERT-family sentence-transformers folder, device cpu and "
                       "trust_remote_code false); use runtime auto or torch")
@@ -188,14 +191,16 @@ class BertEncoderEmbedder:
     trust_remote_code = False
 
     def __init__(self, location: str, identity: str, batch_size: int = 64,
-                 runtime: str = "numpy") -> None:
+                 runtime: str = "numpy", precision: str = "auto") -> None:
         self.location, self.identity, self.batch_size = location, identity, int(batch_size)
-        self.runtime = runtime
+        self.runtime, self.precision = runtime, precision
+        # one loaded model (and one vector cache) per runtime and, for openvino, precision
+        self._key = f"openvino:{precision}" if runtime == "openvino" else runtime
 
     @property
     def model(self):
         """The loaded :class:`~dlgforge_core.kb.bert_encoder.BertEncoder` (shared)."""
-        key = (self.location, self.runtime, False)
+        key = (self.location, self._key, False)
         with _models_lock:
             if key not in _models:
                 _models[key] = self._load()
@@ -204,7 +209,7 @@ class BertEncoderEmbedder:
     def preload(self) -> None:
         """Load the encoder on a background thread now (a no-op once loaded), so the first
         search of a run does not wait for it; a load error surfaces at that search."""
-        if (self.location, self.runtime, False) in _models:
+        if (self.location, self._key, False) in _models:
             return
 
         def load() -> None:
@@ -217,6 +222,10 @@ class BertEncoderEmbedder:
 
     def _load(self):
         try:
+            if self.runtime == "openvino":
+                from dlgforge_core.kb.openvino_encoder import OpenVinoBertEncoder
+
+                return OpenVinoBertEncoder(self.location, self.precision)
             if self.runtime == "onnx":
                 from dlgforge_core.kb.onnx_encoder import OnnxBertEncoder
 
@@ -237,7 +246,7 @@ class BertEncoderEmbedder:
         if not texts:
             return np.zeros((0, self.dimension()), dtype=np.float32)
         model = self.model
-        cache = _vector_cache(self.location, self.runtime, model)
+        cache = _vector_cache(self.location, self._key, model)
         out = np.empty((len(texts), model.dimension()), dtype=np.float32)
         missing: dict[str, list[int]] = {}
         for row, text in enumerate(texts):

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from dlgforge_core.kb import onnx_proto as proto
-from dlgforge_core.kb.bert_encoder import BertEncoder, _layer_norm
+from dlgforge_core.kb.bert_encoder import BertEncoder
 
 _OPSET = 17
 _TRIM_EVERY_S = 1.0
@@ -65,11 +65,7 @@ class OnnxBertEncoder(BertEncoder):
 
     def _forward(self, ids: np.ndarray, types: np.ndarray, mask: np.ndarray) -> np.ndarray:
         batch, length = ids.shape
-        x = self.word[ids]
-        x += self.position[:length]
-        x += self.token_type[types]
-        x = _layer_norm(x.reshape(batch * length, self.hidden), *self.embed_norm, self.eps)
-        bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]
+        x, bias = self._embedded(ids, types, mask)
         [out] = self.session.run(None, {"hidden": x.reshape(batch, length, self.hidden),
                                         "bias": np.ascontiguousarray(bias, dtype=np.float32)})
         now = time.monotonic()
@@ -102,9 +98,10 @@ def _return_freed_memory(collect: bool = True) -> None:
 
 
 def _graph(layers: list[dict[str, np.ndarray]], heads: int, hidden: int,
-           eps: float) -> tuple[bytes, dict[str, np.ndarray]]:
+           eps: float, inline: bool = False) -> tuple[bytes, dict[str, np.ndarray]]:
     """The encoder layers as a serialized ONNX model, (hidden [B,S,H], bias [B,1,1,S]) ->
-    tokens [B,S,H], and its weight arrays by name (external initializers: not in the bytes)."""
+    tokens [B,S,H], and its weight arrays by name (external initializers: not in the bytes;
+    with ``inline`` the weights are in the bytes and the dict is empty)."""
     size = hidden // heads
     nodes: list[bytes] = []
     weights: list[bytes] = []
@@ -118,7 +115,7 @@ def _graph(layers: list[dict[str, np.ndarray]], heads: int, hidden: int,
     def const(value: np.ndarray, prefix: str = "w") -> str:
         key = name(prefix)
         value = np.asarray(value)
-        if value.dtype == np.float32 and value.ndim > 0:
+        if value.dtype == np.float32 and value.ndim > 0 and not inline:
             arrays[key] = np.ascontiguousarray(value)
             weights.append(proto.external_tensor(key, arrays[key]))
         else:

@@ -12,8 +12,8 @@ threads, each thread's allocator arena kept its own high-water mark of activatio
 While a batch is encoded, the BLAS library (the NumPy encoder's matrix products) is held to
 one thread: its worker threads spin between the many small products of a query batch, which
 cost 10x the CPU of the single-threaded pass on a busy 2-core machine (168 ms instead of
-14 ms per query, measured with py-spy). ONNX Runtime, the default, has its own single
-thread and is not affected.
+14 ms per query, measured with py-spy). OpenVINO (the default) and ONNX Runtime run one
+inference thread of their own and are not affected.
 """
 
 from __future__ import annotations

@@ -100,6 +100,7 @@ class LLMClient:
         self._backends: dict[tuple, ChatBackend] = {}
         self._modes: dict[str, int] = {}
         self._build_lock: asyncio.Lock | None = None
+        self._slots: asyncio.Semaphore | None = None
 
     @property
     def response_cache(self) -> ResponseCache | None:
@@ -153,6 +154,14 @@ class LLMClient:
         for agent in agents or self.cfg.needed_agents():
             resolved = await self._resolve(agent)
             await preflight(resolved.backend, resolved.settings, self.cfg, agent)
+
+    def limit_requests(self, slots: int | None) -> None:
+        """At most ``slots`` requests of this client in flight at once, over every endpoint
+        (None: no client-wide cap). The engine sets its request slots (``run.batch_size``
+        times the candidates per turn) and keeps more conversations than that in progress,
+        so a slot freed by a conversation that goes on to search the KB or commit is taken
+        at once by another one. Set it between runs, not while requests are waiting."""
+        self._slots = asyncio.Semaphore(slots) if slots else None
 
     def limiters(self) -> dict[str, Any]:
         """The in-flight limiter of every HTTP endpoint in use, by endpoint."""
@@ -282,7 +291,15 @@ class LLMClient:
             started = time.perf_counter()
             self.calls_made += 1
             try:
-                response = await backend.complete(request)
+                if self._slots is None:
+                    response = await backend.complete(request)
+                else:
+                    await self._slots.acquire()
+                    started = time.perf_counter()  # the request's latency, not the wait for a slot
+                    try:
+                        response = await backend.complete(request)
+                    finally:
+                        self._slots.release()
             except ResponseFormatRejected:
                 elapsed = _ms(started)
                 if mode in (NATIVE, MODES[-1]):

@@ -121,7 +121,8 @@ def test_budget_stops_starting_conversations(make_config, built_kb) -> None:
                                                                   "budget": {"max_tokens": 1}}}))
         [summary] = run_languages(cfg, built_kb, ["en"])
         assert summary.budget_exhausted and summary.status == "budget_exhausted"
-        assert 1 <= summary.accepted_total <= 2  # only the conversations in flight when the cap hit
+        # only the conversations in progress when the cap hit: 2 slots and 2 extra conversations
+        assert 1 <= summary.accepted_total <= 4
         state = json.loads((cfg.output_dir / "run_state" / "main-en.json").read_text())
         assert state["status"] == "budget_exhausted" and state["usage"]["qa_generator"]["prompt_tokens"] > 0
 

@@ -39,3 +39,62 @@ def test_summary_names_the_cap_that_held_slots_back(make_config, built_kb):
     assert summary.complete
     assert summary.held_back.startswith("llm.max_inflight=2 held 8 slots back (")
     assert f"      concurrency: {summary.held_back}" in format_summary([summary], cfg).splitlines()
+
+
+def test_endpoints_share_the_batch_size_slots(make_config, built_kb):
+    """Two endpoints (one server reached by two names), each capped at batch_size: the run
+    still keeps at most batch_size requests in flight over both."""
+    with FakeLLMServer(latency=0.05) as srv:
+        other = srv.base_url.replace("127.0.0.1", "localhost")
+        cfg = make_config(srv.base_url, {
+            "run": {"batch_size": 4, "total_samples": 24, "max_turns": 1},
+            "llm": {"backend": "vllm_attach",
+                    "routing": {"endpoints": [{"base_url": srv.base_url}, {"base_url": other}]}}})
+        [summary] = run_languages(cfg, built_kb, ["en"])
+        assert srv.max_concurrent == 4
+    assert summary.complete and summary.accepted_total == 24
+    assert summary.held_back is None
+
+
+class _MeetingKB:
+    """The real KB, whose searches wait (up to 2 s) until ``meet`` of them are running at
+    once; records the most searches seen running together."""
+
+    def __init__(self, kb, meet: int) -> None:
+        self._kb, self.meet, self.running, self.most = kb, meet, 0, 0
+        self._barrier = None
+
+    def __getattr__(self, name):
+        return getattr(self._kb, name)
+
+    async def asearch(self, *args, **kwargs):
+        import asyncio
+
+        if self._barrier is None:
+            self._barrier = asyncio.Barrier(self.meet)
+        self.running += 1
+        self.most = max(self.most, self.running)
+        try:
+            await asyncio.wait_for(self._barrier.wait(), 2.0)
+        except (TimeoutError, asyncio.BrokenBarrierError):
+            pass
+        finally:
+            self.running -= 1
+        return await self._kb.asearch(*args, **kwargs)
+
+
+def test_more_conversations_than_slots_are_in_progress(make_config, built_kb):
+    """batch_size 2: while two conversations search the KB, two more hold the two request
+    slots, so three searches can run together; with run.extra_conversations 0 at most two."""
+    seen = {}
+    for extra in (None, 0):
+        kb = _MeetingKB(built_kb, meet=3)
+        with FakeLLMServer(latency=0.05) as srv:
+            cfg = make_config(srv.base_url, {"run": {"batch_size": 2, "total_samples": 6, "max_turns": 1,
+                                                     "extra_conversations": extra}}, name=f"extra{extra}")
+            [summary] = run_languages(cfg, kb, ["en"])
+            assert srv.max_concurrent <= 2
+        assert summary.complete
+        seen[extra] = kb.most
+    assert seen[None] >= 3
+    assert seen[0] <= 2

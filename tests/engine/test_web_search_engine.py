@@ -33,7 +33,8 @@ def test_web_results_reach_the_turn_and_the_judge_and_a_503_is_a_note(make_confi
     with WebSearchStub() as stub, FakeLLMServer(script="web_search_then_answer") as srv:
         stub.fail_next(503)
         cfg = make_config(srv.base_url, merge(NO_CACHE, {
-            "run": {"total_samples": 3, "n_turns": 2, "batch_size": 1},
+            # one conversation at a time, so conversation 0 makes the first search
+            "run": {"total_samples": 3, "n_turns": 2, "batch_size": 1, "extra_conversations": 0},
             "retrieval": {"web_search": {"enabled": True, "provider": "searxng", "base_url": stub.base_url,
                                          "max_results": 2}},
             "judge": {"enabled": True, "granularity": "turn"}}))

@@ -1,4 +1,5 @@
-"""The ONNX Runtime encoder: the NumPy encoder's vectors, picked by ``runtime: auto``."""
+"""The ONNX Runtime encoder: the NumPy encoder's vectors, picked by ``runtime: auto`` where
+OpenVINO is not installed."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from dlgforge_core.config.sections import EmbeddingsConfig
 from dlgforge_core.errors import KBError
-from dlgforge_core.kb import embeddings, onnx_encoder
+from dlgforge_core.kb import embeddings, onnx_encoder, openvino_encoder
 from dlgforge_core.kb.bert_encoder import BertEncoder
 from dlgforge_core.kb.embeddings import BertEncoderEmbedder, default_model_path, make_embedder
 from dlgforge_core.kb.onnx_encoder import OnnxBertEncoder
@@ -42,7 +43,8 @@ def test_onnx_encoder_holds_no_numpy_layer_copies(encoders):
     assert onnx.layers == []  # the session holds the weights once
 
 
-def test_auto_and_onnx_runtimes_pick_onnx_numpy_stays_numpy():
+def test_auto_picks_onnx_without_openvino_numpy_stays_numpy(monkeypatch):
+    monkeypatch.setattr(openvino_encoder, "available", lambda: False)
     auto = make_embedder(EmbeddingsConfig(), Path("."))
     assert isinstance(auto, BertEncoderEmbedder) and auto.runtime == "onnx"
     assert isinstance(auto.model, OnnxBertEncoder)
@@ -55,9 +57,10 @@ def test_auto_and_onnx_runtimes_pick_onnx_numpy_stays_numpy():
 
 
 def test_runtime_onnx_without_onnxruntime_is_a_one_line_error(monkeypatch):
+    monkeypatch.setattr(openvino_encoder, "available", lambda: False)
     monkeypatch.setattr(onnx_encoder, "available", lambda: False)
     assert make_embedder(EmbeddingsConfig(), Path(".")).runtime == "numpy"  # auto falls back
-    with pytest.raises(KBError, match=r"retrieval\.embeddings\.runtime: onnx needs"):
+    with pytest.raises(KBError, match=r"retrieval\.embeddings\.runtime: onnx needs the onnxruntime package"):
         make_embedder(EmbeddingsConfig(runtime="onnx"), Path("."))
     monkeypatch.setattr(embeddings, "_gpu_present", lambda: True)
     with pytest.raises(KBError, match=r"retrieval\.embeddings\.runtime: onnx cannot run"):
@@ -70,7 +73,7 @@ def test_onnx_path_imports_neither_torch_nor_the_onnx_package():
         from pathlib import Path
         from dlgforge_core.config.sections import EmbeddingsConfig
         from dlgforge_core.kb.embeddings import make_embedder
-        embedder = make_embedder(EmbeddingsConfig(), Path("."))
+        embedder = make_embedder(EmbeddingsConfig(runtime="onnx"), Path("."))
         vectors = embedder.encode(["how do I escalate an incident?"] * 3)
         assert vectors.shape == (3, 384), vectors.shape
         heavy = [m for m in ("torch", "transformers", "sentence_transformers", "onnx") if m in sys.modules]

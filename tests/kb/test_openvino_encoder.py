@@ -1,0 +1,101 @@
+"""The OpenVINO encoder: the default runtime (``auto``); float32 gives the NumPy encoder's
+vectors, ``precision: auto`` stays within a cosine of 0.9999; nothing is reported anywhere."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dlgforge_core.config.sections import EmbeddingsConfig
+from dlgforge_core.errors import KBError
+from dlgforge_core.kb import openvino_encoder
+from dlgforge_core.kb.bert_encoder import BertEncoder
+from dlgforge_core.kb.embeddings import BertEncoderEmbedder, default_model_path, make_embedder
+from dlgforge_core.kb.openvino_encoder import OpenVinoBertEncoder
+from tests.kb.test_bert_encoder import TEXTS
+
+REPO = Path(__file__).resolve().parents[2]
+MODEL = default_model_path()
+
+
+@pytest.fixture(scope="module")
+def reference() -> np.ndarray:
+    return BertEncoder(MODEL).encode(TEXTS, batch_size=8)
+
+
+def test_fp32_vectors_equal_numpy_vectors(reference):
+    encoder = OpenVinoBertEncoder(MODEL, precision="fp32")
+    got = encoder.encode(TEXTS, batch_size=8)
+    assert encoder.precision == "f32" and encoder.layers == []
+    assert got.shape == reference.shape == (len(TEXTS), 384) and got.dtype == np.float32
+    np.testing.assert_allclose(got, reference, atol=2e-5)
+    np.testing.assert_allclose(encoder.encode([TEXTS[3]])[0], got[3], atol=2e-5)  # no padding
+
+
+def test_auto_precision_stays_within_a_cosine_of_0_9999(reference):
+    encoder = OpenVinoBertEncoder(MODEL)
+    assert encoder.precision in ("bf16", "f32")  # bf16 where the CPU computes it natively
+    got = encoder.encode(TEXTS, batch_size=8)
+    unit = reference / np.linalg.norm(reference, axis=1, keepdims=True)
+    cosine = (got / np.linalg.norm(got, axis=1, keepdims=True) * unit).sum(axis=1)
+    assert cosine.min() > 0.9999, cosine
+
+
+def test_auto_runtime_picks_openvino_and_explicit_needs_it(monkeypatch):
+    auto = make_embedder(EmbeddingsConfig(), Path("."))
+    assert isinstance(auto, BertEncoderEmbedder) and auto.runtime == "openvino"
+    assert isinstance(auto.model, OpenVinoBertEncoder)
+    exact = make_embedder(EmbeddingsConfig(precision="fp32"), Path("."))
+    assert exact.model is not auto.model and exact.model.precision == "f32"
+    assert auto.identity == exact.identity  # the same index either way
+    monkeypatch.setattr(openvino_encoder, "available", lambda: False)
+    with pytest.raises(KBError, match=r"retrieval\.embeddings\.runtime: openvino needs the openvino package"):
+        make_embedder(EmbeddingsConfig(runtime="openvino"), Path("."))
+
+
+def test_openvino_sends_and_writes_nothing_and_loads_no_torch(tmp_path):
+    """Importing openvino starts its converter's usage analytics (an id and counters under
+    ~/intel, reports of model reads); the encoder keeps that client from loading."""
+    script = textwrap.dedent("""
+        import sys
+        from pathlib import Path
+        from dlgforge_core.config.sections import EmbeddingsConfig
+        from dlgforge_core.kb.embeddings import make_embedder
+        embedder = make_embedder(EmbeddingsConfig(), Path("."))
+        vectors = embedder.encode(["how do I escalate an incident?"] * 3)
+        assert vectors.shape == (3, 384), vectors.shape
+        heavy = [m for m in ("torch", "transformers", "sentence_transformers") if m in sys.modules]
+        print(type(embedder.model).__name__, sys.modules.get("openvino_telemetry"), heavy)
+    """)
+    env = {**os.environ, "HOME": str(tmp_path), "CI": "", "HF_HUB_OFFLINE": "1"}
+    env.pop("XDG_CACHE_HOME", None)
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
+                          text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["OpenVinoBertEncoder", "None", "[]"], done.stdout
+    assert not (tmp_path / "intel").exists()  # no analytics id or counters
+    assert [p.name for p in tmp_path.iterdir()] == [".cache"]  # only the compiled model's cache
+    assert [p.name for p in (tmp_path / ".cache").iterdir()] == ["dlgforge"]
+    assert "fork" not in done.stderr
+
+
+def test_compiled_model_is_kept_and_a_damaged_one_recompiled(tmp_path, monkeypatch, reference):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    first = OpenVinoBertEncoder(MODEL, precision="fp32")
+    [blob] = list((tmp_path / "dlgforge" / "openvino").iterdir())
+    assert blob.suffix == ".blob" and blob.stat().st_size > 1_000_000
+    expected = first.encode(TEXTS, batch_size=8)
+    again = OpenVinoBertEncoder(MODEL, precision="fp32")  # imported from the blob
+    np.testing.assert_array_equal(again.encode(TEXTS, batch_size=8), expected)
+    other = OpenVinoBertEncoder(MODEL)  # another precision: a blob of its own
+    assert len(list(blob.parent.iterdir())) == 2 and other.precision in ("bf16", "f32")
+    blob.write_bytes(b"not a compiled model")
+    repaired = OpenVinoBertEncoder(MODEL, precision="fp32")
+    np.testing.assert_allclose(repaired.encode(TEXTS, batch_size=8), reference, atol=2e-5)
+    assert blob.stat().st_size > 1_000_000  # written anew
