@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -33,59 +32,30 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import yaml  # noqa: E402
+sys.path.insert(0, str(REPO / "benchmarks"))
+from throughput import make_config as bench_config, start_server  # noqa: E402
 
 WORK = REPO / "benchmarks" / "_work" / "scaling"
 LATENCY_MS = 200.0
 REQUESTS_PER_CONVERSATION = 2  # one turn: the question and the answer (judge off)
-KB_FILES = {
-    "billing.md": "# Billing\n\nInvoices are sent on the first day of each month. Refunds take five "
-    "business days to reach the original payment method.\n",
-    "accounts.md": "# Accounts\n\nPasswords must be at least twelve characters long. Two-factor "
-    "authentication can be enabled in the security settings page.\n",
-    "shipping.md": "# Shipping\n\nOrders ship within two days. Returns are accepted within thirty days.\n",
-}
 
 
 def start_endpoint(name: str, cap: int, request_log: Path) -> tuple[subprocess.Popen, str]:
     """One fake endpoint process at capacity ``cap``; returns it and its base URL."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_llm", "--port", "0", "--latency-ms", str(LATENCY_MS),
-         "--max-concurrency", str(cap), "--name", name, "--request-log", str(request_log)],
-        cwd=REPO, stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    if not line.startswith("READY "):
-        proc.kill()
-        raise RuntimeError(f"fake endpoint {name} did not start: {line!r}")
-    return proc, line.split()[1]
+    return start_server(LATENCY_MS, 0, request_log, ("--max-concurrency", str(cap), "--name", name))
 
 
 def make_config(name: str, urls: list[str], shards: int, slots: int, conversations: int) -> Any:
-    from dlgforge_core.config import load_config
-
-    knowledge = WORK / "knowledge"
-    knowledge.mkdir(parents=True, exist_ok=True)
-    for file, text in KB_FILES.items():
-        (knowledge / file).write_text(text, encoding="utf-8")
-    root = WORK / name
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
-    sections = {
-        "run": {"n_turns": 1, "seed": 1, "batch_size": slots, "total_samples": conversations,
-                "distributed": {"enabled": True, "shards_per_language": shards, "num_workers": shards}},
-        "llm": {"backend": "vllm_attach", "api_key": "bench", "model": "fake-model", "timeout": 60,
-                "max_inflight": 1024, "cache": {"enabled": False},
-                "routing": {"strategy": "weighted_least_inflight",
-                            "endpoints": [{"base_url": url} for url in urls]}},
-        "retrieval": {"knowledge_dir": str(knowledge), "index_dir": str(WORK / "knowledge_index"),
-                      "chunk_size": 200, "chunk_overlap": 20, "default_k": 2, "search_mode": "fts"},
-        "coverage": {"snippets_per_question": 1},
-        "saving": {"output_dir": "output"},
-        "ray": {"num_cpus": shards},
-    }
-    path = root / "config.yaml"
-    path.write_text(yaml.safe_dump(sections), encoding="utf-8")
-    return load_config(path)
+    return bench_config(
+        name, None,
+        {"batch_size": slots, "total_samples": conversations,
+         "distributed": {"enabled": True, "shards_per_language": shards, "num_workers": shards}},
+        {"llm": {"backend": "vllm_attach", "timeout": 60, "max_inflight": 1024,
+                 "routing": {"strategy": "weighted_least_inflight",
+                             "endpoints": [{"base_url": url} for url in urls]}},
+         "retrieval": {"search_mode": "fts"},
+         "ray": {"num_cpus": shards}},
+        work=WORK)
 
 
 def count_lines(paths: list[Path]) -> int:

@@ -77,10 +77,11 @@ KB_FILES = {
 }
 
 
-def start_server(latency_ms: float, jitter_ms: float, request_log: Path | None = None
-                 ) -> tuple[subprocess.Popen, str]:
-    """The fake endpoint as a separate process; returns it and its base URL."""
-    log_args = ["--request-log", str(request_log)] if request_log else []
+def start_server(latency_ms: float, jitter_ms: float, request_log: Path | None = None,
+                 extra_args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
+    """The fake endpoint as a separate process (``extra_args``: more of its flags, e.g.
+    ``--max-concurrency``); returns it and its base URL."""
+    log_args = ["--request-log", str(request_log), *extra_args] if request_log else [*extra_args]
     if request_log:
         request_log.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
@@ -99,22 +100,25 @@ def stop_server(proc: subprocess.Popen) -> None:
     proc.wait(timeout=30)
 
 
-def make_config(name: str, base_url: str, run: dict[str, Any], extra: dict[str, Any] | None = None) -> Any:
-    """A fresh project folder under benchmarks/_work/<name> on the shared tiny KB."""
+def make_config(name: str, base_url: str | None, run: dict[str, Any], extra: dict[str, Any] | None = None,
+                work: Path = WORK) -> Any:
+    """A fresh project folder ``work/<name>`` on the shared tiny KB (``extra``: sections merged
+    key by key over the defaults; ``base_url`` None leaves it out, e.g. for routed endpoints)."""
     from dlgforge_core.config import load_config
 
-    knowledge = WORK / "knowledge"
+    knowledge = work / "knowledge"
     knowledge.mkdir(parents=True, exist_ok=True)
     for file, text in KB_FILES.items():
         (knowledge / file).write_text(text, encoding="utf-8")
-    root = WORK / name
+    root = work / name
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     sections = {
         "run": {"n_turns": 1, "seed": 1, **run},
-        "llm": {"backend": "openai", "base_url": base_url, "api_key": "bench", "model": "fake-model",
-                "timeout": 30, "max_inflight": 512, "cache": {"enabled": False}},
-        "retrieval": {"knowledge_dir": str(knowledge), "index_dir": str(WORK / "knowledge_index"),
+        "llm": {"backend": "openai", "api_key": "bench", "model": "fake-model",
+                "timeout": 30, "max_inflight": 512, "cache": {"enabled": False},
+                **({"base_url": base_url} if base_url else {})},
+        "retrieval": {"knowledge_dir": str(knowledge), "index_dir": str(work / "knowledge_index"),
                       "chunk_size": 200, "chunk_overlap": 20, "default_k": 2},
         "coverage": {"snippets_per_question": 1},
         "saving": {"output_dir": "output"},

@@ -27,7 +27,8 @@ from typing import Any
 
 from dlgforge_core.errors import DlgforgeError
 from dlgforge_core.generation.budget import add_usage
-from dlgforge_core.generation.engine import Progress, generate_language
+from dlgforge_core.generation.engine import generate_language
+from dlgforge_core.generation.progress import Progress
 from dlgforge_core.generation.guards import merge_tallies
 from dlgforge_core.generation.ray_runtime import connect_ray
 from dlgforge_core.generation.shard_payload import open_sandbox, pack_dir

@@ -20,7 +20,6 @@ import asyncio
 import os
 import socket
 import time
-from collections.abc import Callable
 from typing import Any
 
 from dlgforge_core.errors import DlgforgeError
@@ -30,6 +29,7 @@ from dlgforge_core.generation.conversation import ConversationDropped, Conversat
 from dlgforge_core.generation.guards import GuardTally
 from dlgforge_core.generation.language_context import language_context
 from dlgforge_core.generation.memory import LoadedMemory, load_memory
+from dlgforge_core.generation.progress import Progress, ProgressMeter
 from dlgforge_core.generation.run_log import RunLog
 from dlgforge_core.generation.shards import Shard
 from dlgforge_core.generation.summary import LanguageSummary, judge_mean_and_preview
@@ -41,7 +41,6 @@ from dlgforge_core.llm.limiter import held_back
 from dlgforge_core.store.outputs import OutputStore
 from dlgforge_core.store.run_state import DroppedConversation, LanguageState, utc_now
 
-Progress = Callable[[int, int, float, float | None], None]
 _CHECKPOINT_EVERY_S = 1.0
 
 
@@ -98,7 +97,6 @@ class _LanguageRun:
         self.cfg, self.language, self.llm, self.kb = cfg, language, llm, kb
         self.shard = shard
         self.tag = f"{language}{shard.label}"  # how log lines name this run: "en" or "en shard 1/2"
-        self.progress = progress
         self.judge = judge
         self._web_provider = web_search
         self.web: WebSearchTool | None = None
@@ -122,7 +120,7 @@ class _LanguageRun:
         self.budget_stop = False
         self.fatal: DlgforgeError | None = None  # a set-up error: every slot stops
         self.budget: BudgetGovernor | None = None
-        self._started = time.monotonic()
+        self.meter = ProgressMeter(self.log, self.tag, progress)
         self._cond = asyncio.Condition()
         self.writer = CommitQueue(
             commit=self._commit,
@@ -132,7 +130,6 @@ class _LanguageRun:
         self._dirty = False
         self._last_checkpoint = 0.0
         self._last_sync = 0.0
-        self._last_progress = 0.0
 
     async def execute(self) -> LanguageSummary:
         try:
@@ -196,7 +193,7 @@ class _LanguageRun:
         self.budget = BudgetGovernor(cfg.run.budget, {}, self.llm.usage.by_agent,
                                      counter=lambda tokens: self.store.add_usage(self.run_id, tokens))
         await asyncio.to_thread(self.budget.sync)  # the run's spend so far, every shard's
-        self._started = time.monotonic()
+        self.meter.start()
         self.log.info("[%s] run %s: %d/%d accepted at start, batch_size %d, %d conversations in progress",
                       self.tag, self.run_id, self.accepted, self.target, self.slots, self.workers)
         limit_requests = getattr(self.llm, "limit_requests", None)
@@ -294,7 +291,7 @@ class _LanguageRun:
         async with self._cond:
             self.inflight.difference_update(index for _, _, index, _ in batch)
             self._cond.notify_all()
-        self._report_progress()
+        self.meter.report(self.accepted, self.accepted_new, self.target)
 
     async def _wake_slots(self) -> None:
         """The writer failed: slots waiting for work see ``writer.error`` and stop."""
@@ -347,21 +344,6 @@ class _LanguageRun:
         self._last_checkpoint = time.monotonic()
         await asyncio.to_thread(self.store.save_checkpoint, snapshot)
 
-    def _report_progress(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last_progress < 1.0 and self.accepted < self.target:
-            return
-        self._last_progress = now
-        elapsed = max(now - self._started, 1e-9)
-        rate = self.accepted_new / elapsed
-        remaining = max(self.target - self.accepted, 0)
-        eta = remaining / rate if rate > 0 else None
-        eta_text = f"{eta:.0f}s" if eta is not None else "?"
-        self.log.info("[%s] progress %d/%d accepted, %.2f conv/s, eta %s",
-                      self.tag, self.accepted, self.target, rate, eta_text)
-        if self.progress is not None:
-            self.progress(self.accepted, self.target, rate, eta)
-
     # -- end -------------------------------------------------------------------------
 
     async def _finish(
@@ -402,7 +384,7 @@ class _LanguageRun:
             held_back=held_back(getattr(self.llm, "limiters", dict)(), self.slots),
         )
         if self.accepted_new:
-            self._report_progress(force=True)
+            self.meter.report(self.accepted, self.accepted_new, self.target, force=True)
         self.log.info("[%s] %s finished: status=%s accepted=%d/%d new=%d dropped=%s", self.tag, self.run_id,
                       status, self.accepted, self.target, self.accepted_new, summary.dropped_by_reason)
         return summary

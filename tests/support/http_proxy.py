@@ -81,7 +81,20 @@ class _LoopServer:
         self.url = ""
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        raise NotImplementedError
+        """Serve the requests of one client connection until it closes or ``_respond`` ends it."""
+        try:
+            while (request := await _read_request(reader)) is not None:
+                if not await self._respond(request, reader, writer):
+                    return
+        except (ConnectionError, asyncio.IncompleteReadError):
+            return
+        finally:
+            writer.close()
+
+    async def _respond(self, request: tuple, reader: asyncio.StreamReader,
+                       writer: asyncio.StreamWriter) -> bool:
+        """Answer one ``(method, target, headers, body)`` request; False ends the connection."""
+        return False
 
     def __enter__(self):
         self._thread.start()
@@ -117,47 +130,40 @@ class ForwardProxy(_LoopServer):
         self.forwarded: list[Forwarded] = []
         self.require_auth = require_auth
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                request = await _read_request(reader)
-                if request is None:
-                    return
-                method, target, headers, body = request
-                seen = dict(headers)
-                self.forwarded.append(Forwarded(method, target, seen))
-                if self.require_auth and seen.get("Proxy-Authorization") != self.require_auth:
-                    writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
-                                 b"Content-Length: 0\r\n\r\n")
-                    await writer.drain()
-                    continue
-                if method == "CONNECT":  # a tunnel (HTTPS): relay bytes both ways from now on
-                    host, _, port = target.rpartition(":")
-                    up_reader, up_writer = await asyncio.open_connection(host.strip("[]"), int(port))
-                    writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                    await writer.drain()
-                    await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
-                    return
-                parts = urlsplit(target)
-                if parts.scheme != "http" or not parts.hostname:
-                    writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-                    await writer.drain()
-                    continue
-                up_reader, up_writer = await asyncio.open_connection(parts.hostname, parts.port or 80)
-                path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-                lines = [f"{method} {path} HTTP/1.1"]
-                lines += [f"{n}: {v}" for n, v in headers
-                          if n.lower() not in ("proxy-authorization", "connection")]
-                lines.append("Connection: close")
-                up_writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
-                response = await _read_response(up_reader)
-                up_writer.close()
-                writer.write(response)
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            return
-        finally:
-            writer.close()
+    async def _respond(self, request: tuple, reader: asyncio.StreamReader,
+                       writer: asyncio.StreamWriter) -> bool:
+        method, target, headers, body = request
+        seen = dict(headers)
+        self.forwarded.append(Forwarded(method, target, seen))
+        if self.require_auth and seen.get("Proxy-Authorization") != self.require_auth:
+            writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                         b"Content-Length: 0\r\n\r\n")
+            await writer.drain()
+            return True
+        if method == "CONNECT":  # a tunnel (HTTPS): relay bytes both ways from now on
+            host, _, port = target.rpartition(":")
+            up_reader, up_writer = await asyncio.open_connection(host.strip("[]"), int(port))
+            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            await writer.drain()
+            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+            return False
+        parts = urlsplit(target)
+        if parts.scheme != "http" or not parts.hostname:
+            writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+            return True
+        up_reader, up_writer = await asyncio.open_connection(parts.hostname, parts.port or 80)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        lines = [f"{method} {path} HTTP/1.1"]
+        lines += [f"{n}: {v}" for n, v in headers
+                  if n.lower() not in ("proxy-authorization", "connection")]
+        lines.append("Connection: close")
+        up_writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        response = await _read_response(up_reader)
+        up_writer.close()
+        writer.write(response)
+        await writer.drain()
+        return True
 
 
 class Redirector(_LoopServer):
@@ -169,18 +175,11 @@ class Redirector(_LoopServer):
         self.location, self.status = location, status
         self.seen: list[tuple[str, str, bytes]] = []
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                request = await _read_request(reader)
-                if request is None:
-                    return
-                method, target, _, body = request
-                self.seen.append((method, target, body))
-                writer.write(f"HTTP/1.1 {self.status} Redirect\r\nLocation: {self.location}\r\n"
-                             "Content-Length: 0\r\n\r\n".encode("latin-1"))
-                await writer.drain()
-        except ConnectionError:
-            return
-        finally:
-            writer.close()
+    async def _respond(self, request: tuple, reader: asyncio.StreamReader,
+                       writer: asyncio.StreamWriter) -> bool:
+        method, target, _, body = request
+        self.seen.append((method, target, body))
+        writer.write(f"HTTP/1.1 {self.status} Redirect\r\nLocation: {self.location}\r\n"
+                     "Content-Length: 0\r\n\r\n".encode("latin-1"))
+        await writer.drain()
+        return True
