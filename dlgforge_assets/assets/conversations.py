@@ -24,13 +24,16 @@ LLM_POOL = "llm"
 
 
 def _generate(cfg: "DlgforgeConfig", language: str, llm: LLMBackendResource, kb: KBResource, report,
-              ray: RayResource | None = None) -> Any:
+              context, ray: RayResource | None = None) -> tuple[Any, Any]:
     """Run the engine for one language with the resources' client and knowledge base, or its
-    shards on Ray (`run.distributed.enabled`: on the Ray the `ray` resource connected)."""
+    shards on Ray (`run.distributed.enabled`: on the Ray the `ray` resource connected), after
+    the judge self-check when judging online; returns (summary, self-check result or None).
+    Both run against the endpoints `vllm_managed` serves for this run (or `dlgforge run`'s)."""
     from dlgforge_core.llm.vllm_managed import managed_llm
 
-    with managed_llm(cfg) as served:  # vllm_managed: servers for this run (or `dlgforge run`'s)
-        return _generate_on(served, language, llm, kb, report, ray)
+    with managed_llm(cfg) as served:
+        check = _self_check(served, llm, kb, context) if served.judge.mode == "online" else None
+        return _generate_on(served, language, llm, kb, report, ray), check
 
 
 def _generate_on(cfg: "DlgforgeConfig", language: str, llm: LLMBackendResource, kb: KBResource, report,
@@ -106,8 +109,8 @@ def build_conversations_asset(partitions_def: dg.PartitionsDefinition) -> dg.Ass
             raise ConfigError(
                 f"run.target_languages: partition {language!r} is not in {cfg.run.target_languages}"
             )
-        check = _self_check(cfg, llm, kb, context) if cfg.judge.mode == "online" else None
-        summary = _generate(cfg, language, llm, kb, progress.reporter(context.log, language), ray)
+        summary, check = _generate(cfg, language, llm, kb, progress.reporter(context.log, language),
+                                   context, ray)
         output = store.open(cfg)
         dropped = dict(summary.dropped_by_reason)
         metadata: dict[str, Any] = {

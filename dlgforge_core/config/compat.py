@@ -21,7 +21,7 @@ import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from dlgforge_core.config.compat_keys import MOVED, NO_EFFECT
+from dlgforge_core.config.compat_keys import MOVED, NO_EFFECT, empty
 from dlgforge_core.config.compat_llm import translate_llm
 from dlgforge_core.errors import ConfigError
 
@@ -32,10 +32,6 @@ _PREFIXES = {p.rsplit(".", i)[0] for p in (*MOVED, *NO_EFFECT) for i in range(1,
 _OLD_RETRIEVAL = ("overlap", "persist_dir", "skip_if_unchanged", "embedding_backend", "embedding_model",
                   "embedding_device", "fallback_on_cpu", "embedding_model_kwargs",
                   "embedding_tokenizer_kwargs", "embedding_encode_kwargs")
-
-
-def _empty(value: Any) -> bool:
-    return value is None or value == "" or value == {} or value == []
 
 
 def looks_like_dlgforge(data: Mapping[str, Any]) -> bool:
@@ -81,7 +77,7 @@ class _Translator:
 
     def set(self, native: str, value: Any, origin: str) -> None:
         """Set the native key ``native`` (dotted) from the dlgforge key ``origin``."""
-        if _empty(value):
+        if empty(value):
             return
         *parents, leaf = native.split(".")
         node = self.data
@@ -101,7 +97,7 @@ class _Translator:
         if path in MOVED:
             self.set(MOVED[path], value, path)
         elif path in NO_EFFECT:
-            if not _empty(value) and NO_EFFECT[path]:
+            if not empty(value) and NO_EFFECT[path]:
                 self.warn(path, NO_EFFECT[path])
         elif path in _PREFIXES and isinstance(value, dict):
             for key, item in value.items():
@@ -111,7 +107,7 @@ class _Translator:
 
     def secret_from_env(self, var: Any, path: str) -> str | None:
         """The value of the variable named by ``var`` (migrate mode: a ``${VAR}`` reference)."""
-        if _empty(var):
+        if empty(var):
             return None
         if not isinstance(var, str):
             raise self.error(path, "must name an environment variable")
@@ -150,7 +146,7 @@ class _Translator:
         if mode not in ("exact", "range"):
             raise self.error("run.turns.mode", f"must be exact or range (got {turns.get('mode')!r})")
         if mode == "exact":
-            exact = next((turns[k] for k in ("exact", "max", "min") if not _empty(turns.get(k))), None)
+            exact = next((turns[k] for k in ("exact", "max", "min") if not empty(turns.get(k))), None)
             if exact is None:
                 raise self.error("run.turns.exact", "required when run.turns.mode is exact")
             self.set("run.n_turns", exact, "run.turns.exact")
@@ -158,14 +154,14 @@ class _Translator:
             self.set("run.min_turns", turns.get("min"), "run.turns.min")
             self.set("run.max_turns", turns.get("max"), "run.turns.max")
         distribution = turns.get("distribution")
-        if not _empty(distribution):
+        if not empty(distribution):
             name = _DISTRIBUTIONS.get(str(distribution).strip().lower())
             if name is None:
                 raise self.error("run.turns.distribution",
                                  f"must be uniform, poisson or exponential (got {distribution!r})")
             self.set("run.turn_count_distribution", name, "run.turns.distribution")
         mean = turns.get("mean")
-        if not _empty(mean):
+        if not empty(mean):
             self.set("run.turn_count_mean", mean, "run.turns.mean")
 
     def seeding(self, run: dict[str, Any]) -> None:
@@ -183,7 +179,7 @@ class _Translator:
         questions = [(question, "run.data.seeding.question")]
         questions += [(run.pop(k, None), f"run.{k}") for k in ("seed_question", "question_seed")]
         for value, path in questions:
-            if not _empty(value):
+            if not empty(value):
                 self.set("run.seed", seed_from_text(value), path)
                 break
         topics = dict(topics or {})
@@ -193,7 +189,7 @@ class _Translator:
                 topics[key] = old
         enabled = topics.pop("enabled", True)
         path = topics.pop("path", None)
-        if enabled not in (False, "false", "0", 0) and not _empty(path):
+        if enabled not in (False, "false", "0", 0) and not empty(path):
             self.set("coverage.seed_topics_path", path, "run.data.seeding.topics.path")
         for key, value in topics.items():
             self.consume(value, f"run.data.seeding.topics.{key}")
@@ -204,7 +200,7 @@ class _Translator:
             return
         for key in ("backend", "executor"):
             value = dist.pop(key, None)
-            if not _empty(value) and str(value).strip().lower() != "ray":
+            if not empty(value) and str(value).strip().lower() != "ray":
                 raise self.error(f"run.distributed.{key}", f"only ray is available (got {value!r})")
         spawn = self.section(dist, "spawn", "run.distributed.spawn")
         dist.pop("spawn", None)
@@ -219,20 +215,20 @@ class _Translator:
         """dlgforge's ray block (``run.distributed.ray`` or the older top-level ``ray``)."""
         address = ray.pop("address", None)
         auto_start = ray.pop("auto_start_local", True)
-        if not _empty(address):
+        if not empty(address):
             # "auto" with a local fallback is what a missing ray.address does here: join the
             # running cluster of this machine, else start a local runtime
             if not (str(address).strip() == "auto" and auto_start not in (False, "false", 0)):
                 self.set("ray.address", address, f"{path}.address")
         namespace = ray.pop("namespace", None)
-        if not _empty(namespace):
+        if not empty(namespace):
             self.warn(f"{path}.namespace", NO_EFFECT["ray.namespace"])
         actor = self.section(ray, "actor", f"{path}.actor")
         ray.pop("actor", None)
         for key, value in (actor or {}).items():
             if key not in _RAY_ACTOR:
                 raise self.error(f"{path}.actor.{key}", "unknown key")
-            if not _empty(value):
+            if not empty(value):
                 self.warn(f"{path}.actor.{key}", NO_EFFECT[f"ray.actor.{key}"])
         if "num_cpus" in ray:
             self.set("ray.num_cpus", ray.pop("num_cpus"), f"{path}.num_cpus")
@@ -255,14 +251,14 @@ class _Translator:
             return
         mode = cov.pop("doc_coverage_mode", None)
         epsilon = cov.pop("doc_coverage_epsilon", None)
-        if not _empty(mode) and str(mode).strip().lower() not in ("balanced", "off"):
+        if not empty(mode) and str(mode).strip().lower() not in ("balanced", "off"):
             raise self.error("coverage.doc_coverage_mode", f"must be balanced or off (got {mode!r})")
-        if not _empty(mode) and str(mode).strip().lower() == "off":
+        if not empty(mode) and str(mode).strip().lower() == "off":
             # off: any document, uniformly; the same as exploring at every draw
             self.set("coverage.exploration_probability", 1.0, "coverage.doc_coverage_mode")
-            if not _empty(epsilon):
+            if not empty(epsilon):
                 self.warn("coverage.doc_coverage_epsilon", "doc_coverage_mode is off: every pick is random")
-        elif not _empty(epsilon):
+        elif not empty(epsilon):
             self.set("coverage.exploration_probability", epsilon, "coverage.doc_coverage_epsilon")
         if "doc_coverage_fraction" in cov:
             self.consume(cov.pop("doc_coverage_fraction"), "coverage.doc_coverage_fraction")

@@ -90,3 +90,8 @@ NO_EFFECT: dict[str, str] = {
     "llm.routing.endpoints[].name": "endpoints are named by their base URL in logs here",
 }
 """Keys accepted with a warning (``None``: handled by a rule in compat.py)."""
+
+
+def empty(value: object) -> bool:
+    """A value dlgforge's configs use for "unset": None, "", {} or []."""
+    return value is None or value == "" or value == {} or value == []

@@ -6,7 +6,7 @@ import os
 from typing import Any
 from urllib.parse import urlsplit
 
-from dlgforge_core.config.compat_keys import NO_EFFECT
+from dlgforge_core.config.compat_keys import NO_EFFECT, empty
 
 ROLE_TO_AGENT: dict[str, str] = {"user": "qa_generator", "assistant": "kb_responder", "judge": "qa_judge"}
 _AGENT_KEYS = {"provider", "model", "base_url", "api_key", "api_key_env", "temperature", "max_tokens",
@@ -14,10 +14,6 @@ _AGENT_KEYS = {"provider", "model", "base_url", "api_key", "api_key_env", "tempe
 _KEY_ENV_BY_ROLE = {"user": ("LLM_USER_API_KEY_ENV", "LLM_QA_GENERATOR_API_KEY_ENV"),
                     "assistant": ("LLM_ASSISTANT_API_KEY_ENV", "LLM_KB_RESPONDER_API_KEY_ENV"),
                     "judge": ("LLM_JUDGE_API_KEY_ENV", "LLM_QA_JUDGE_API_KEY_ENV")}
-
-
-def _empty(value: Any) -> bool:
-    return value is None or value == "" or value == {} or value == []
 
 
 def translate_llm(t: Any) -> None:
@@ -89,6 +85,6 @@ def endpoint(t: Any, entry: Any, path: str) -> Any:
     if isinstance(entry, dict) and "name" in entry:
         entry = dict(entry)
         name = entry.pop("name")
-        if not _empty(name):
+        if not empty(name):
             t.warn(f"{path}.name", NO_EFFECT["llm.routing.endpoints[].name"])
     return entry

@@ -26,7 +26,7 @@ from stdnum.in_ import aadhaar
 from stdnum.it import codicefiscale
 from stdnum.us import ssn
 
-from dlgforge_core.export.checks import MAX_OFFENDING, GateOutcome
+from dlgforge_core.export.checks import MAX_OFFENDING, TEXT_KEYS, GateOutcome
 
 PLACEHOLDERS = {
     "email": "[EMAIL]",
@@ -36,11 +36,6 @@ PLACEHOLDERS = {
     "ip_address": "[IP_ADDRESS]",
     "national_id": "[NATIONAL_ID]",
 }
-# Keys whose string values are free text (messages, answers, judge notes, chunk texts).
-TEXT_KEYS = frozenset({"content", "user_message", "assistant_message", "answer", "notes", "text",
-                       # the training columns: search queries and calls, reasoning texts, seeds
-                       "query", "arguments", "reasoning", "generator_reasoning", "responder_reasoning",
-                       "seed_question"})
 
 _REGIONS = {"en": "US", "de": "DE", "fr": "FR", "es": "ES", "it": "IT", "pt": "BR", "nl": "NL",
             "pl": "PL", "sv": "SE", "da": "DK", "ja": "JP", "zh": "CN", "ko": "KR", "ru": "RU",

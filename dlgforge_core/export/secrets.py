@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dlgforge_core.export.checks import MAX_OFFENDING, GateOutcome
+from dlgforge_core.export.checks import MAX_OFFENDING, TEXT_KEYS, GateOutcome
 
 PLACEHOLDERS = {
     "private_key": "[PRIVATE_KEY]",
@@ -31,8 +31,6 @@ PLACEHOLDERS = {
     "password": "[PASSWORD]",
     "secret": "[SECRET]",
 }
-# Keys whose string values are free text (messages, answers, judge notes, chunk texts).
-TEXT_KEYS = frozenset({"content", "user_message", "assistant_message", "answer", "notes", "text"})
 _LEFT_OUT_PLUGINS = {"IPPublicDetector", "HexHighEntropyString"}
 _CATEGORY = {
     "Private Key": "private_key",

@@ -17,6 +17,7 @@ anything else. A language the detector does not know is not checked.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Mapping
 
@@ -60,7 +61,12 @@ def preload() -> None:
 
 def known(code: str) -> bool:
     """True when the detector can recognise ``code``."""
-    return code in set(_model().nb_classes)
+    return code in _languages()
+
+
+@functools.lru_cache(maxsize=1)
+def _languages() -> frozenset[str]:
+    return frozenset(_model().nb_classes)
 
 
 def language_scores(text: str) -> dict[str, float]:

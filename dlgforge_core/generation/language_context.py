@@ -27,7 +27,7 @@ async def language_context(
     if online and judge is None:
         from dlgforge_core.judge.judge import Judge
 
-        judge = Judge(cfg, llm)
+        judge = await asyncio.to_thread(Judge, cfg, llm)  # opens judge.log, starts its writer
     agents = AGENTS if cfg.judge.enabled else AGENTS[:2]
     return LanguageContext(
         cfg=cfg,

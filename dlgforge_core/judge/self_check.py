@@ -26,6 +26,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from dlgforge_core.config.language_names import iso_code
+
 RESULT_FILE = "judge_self_check.json"
 CONVERSATION_ID = "self-check"
 CONSTANT = "constant judge"
@@ -82,6 +84,15 @@ class SelfCheckResult(BaseModel):
     def key(self) -> tuple:
         return (self.judge_settings_hash, self.kb_index_version, self.seed, self.probes_requested)
 
+    def evaluate(self, settings: Any) -> "SelfCheckResult":
+        """Judge this result by ``judge.self_check`` settings (``min_accuracy``, ``blocking``):
+        sets ``passed`` and ``verdict``; returns itself."""
+        self.min_accuracy, self.blocking = settings.min_accuracy, settings.blocking
+        self.passed = self.accuracy is not None and not self.constant and self.accuracy >= self.min_accuracy
+        self.verdict = ("no probes scored" if self.accuracy is None else CONSTANT if self.constant
+                        else "ok" if self.passed else "below min_accuracy")
+        return self
+
     def describe(self) -> str:
         """One line for the run summary, logs and the gate."""
         if self.accuracy is None:
@@ -105,9 +116,11 @@ def build_probes(chunks: Sequence[Any], count: int, seed: int, language: str = "
     rng = random.Random(f"judge-self-check:{seed}")
     picked = rng.sample(usable, min(count, len(usable)))
     probes = []
-    for index, chunk in enumerate(picked):
+    for chunk in picked:
         other = _unrelated(chunk, usable, rng)
-        probes.append(Probe(index=index, chunk_id=chunk.chunk_id, chunk_text=chunk.text,
+        if other is None:  # every other usable chunk repeats this one's text
+            continue
+        probes.append(Probe(index=len(probes), chunk_id=chunk.chunk_id, chunk_text=chunk.text,
                             other_chunk_id=other.chunk_id, question=_question(chunk, language),
                             good=_answer(chunk.text), bad=_answer(other.text)))
     return probes
@@ -161,12 +174,8 @@ async def run_self_check(cfg: Any, judge: Any, chunks: Sequence[Any], index_vers
         probes=len(scored), wins=wins, ties=ties, losses=losses, failed=len(pairs) - len(scored),
         accuracy=None if accuracy is None else round(accuracy, 4), constant=constant,
         constant_score=next(iter(values)) if constant else None,
-        min_accuracy=settings.min_accuracy, blocking=settings.blocking,
         checked_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    result.passed = accuracy is not None and accuracy >= settings.min_accuracy and not constant
-    result.verdict = ("no probes scored" if accuracy is None else CONSTANT if constant
-                      else "ok" if result.passed else "below min_accuracy")
-    return result
+    return result.evaluate(settings)
 
 
 def ensure_self_check(cfg: Any, make_client: Callable[[], Any] | None = None, kb: Any = None,
@@ -194,11 +203,7 @@ def ensure_self_check(cfg: Any, make_client: Callable[[], Any] | None = None, kb
     stored = load_result(cfg)
     wanted = (judge.settings_hash, index_version, int(cfg.run.seed), cfg.judge.self_check.probes)
     if stored is not None and stored.key() == wanted:
-        stored.min_accuracy = cfg.judge.self_check.min_accuracy
-        stored.blocking = cfg.judge.self_check.blocking
-        stored.passed = stored.accuracy is not None and not stored.constant and \
-            stored.accuracy >= stored.min_accuracy
-        return stored
+        return stored.evaluate(cfg.judge.self_check)
     if not build_probes(kb.catalog.chunks, 2, int(cfg.run.seed), language):
         echo("judge self-check: skipped (the KB has fewer than two chunks to build probes from)")
         return None
@@ -251,10 +256,8 @@ def self_check_gate(cfg: Any) -> list[Any]:
     if result is None:
         return []
     settings = cfg.judge.self_check
-    good = result.accuracy is not None and not result.constant and \
-        result.accuracy >= settings.min_accuracy
-    text = result.describe()
-    if good:
+    text = result.evaluate(settings).describe()
+    if result.passed:
         return [GateOutcome("judge_self_check", True, text)]
     if not settings.blocking:
         return [GateOutcome("judge_self_check", True, f"warning: {text} (judge.self_check.blocking is false)")]
@@ -266,18 +269,20 @@ def self_check_stats(cfg: Any) -> dict[str, Any] | None:
     result = load_result(cfg)
     if result is None or not (cfg.judge.enabled and cfg.judge.self_check.enabled):
         return None
+    result.evaluate(cfg.judge.self_check)
     return {"accuracy": result.accuracy, "probes": result.probes, "wins": result.wins,
             "ties": result.ties, "losses": result.losses, "constant": result.constant,
             "min_accuracy": cfg.judge.self_check.min_accuracy,
-            "passed": bool(result.accuracy is not None and not result.constant
-                           and result.accuracy >= cfg.judge.self_check.min_accuracy),
-            "verdict": result.verdict}
+            "passed": result.passed, "verdict": result.verdict}
 
 
-def _unrelated(chunk: Any, usable: Sequence[Any], rng: random.Random) -> Any:
-    """A chunk of another document (else another part of the same one) sharing few words."""
+def _unrelated(chunk: Any, usable: Sequence[Any], rng: random.Random) -> Any | None:
+    """A chunk of another document (else another part of the same one) sharing few words;
+    None when every other chunk has this one's text."""
     others = [c for c in usable if c.source != chunk.source] or \
         [c for c in usable if c.chunk_id != chunk.chunk_id and c.text != chunk.text]
+    if not others:
+        return None
     candidates = rng.sample(others, min(_CANDIDATES, len(others)))
     words = set(w.lower() for w in _WORD.findall(chunk.text))
     return min(candidates, key=lambda c: (len(words & {w.lower() for w in _WORD.findall(c.text)}),
@@ -287,7 +292,7 @@ def _unrelated(chunk: Any, usable: Sequence[Any], rng: random.Random) -> Any:
 def _question(chunk: Any, language: str) -> str:
     heading = (getattr(chunk, "heading", "") or "").split(">")[-1].strip(" #")
     topic = heading or " ".join(_clean(chunk.text).split()[:8]).rstrip(".,:;")
-    template = _QUESTION.get(language.split("-")[0].lower(), _QUESTION["en"])
+    template = _QUESTION.get(iso_code(language), _QUESTION["en"])
     return template.format(topic=f'"{topic}"')
 
 

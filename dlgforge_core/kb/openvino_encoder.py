@@ -34,6 +34,10 @@ from dlgforge_core.kb.bert_encoder import BertEncoder
 from dlgforge_core.kb.onnx_encoder import _graph, _return_freed_memory
 
 
+# Part of the compiled-model cache key: raise it when ``onnx_encoder._graph`` changes the graph.
+_GRAPH_VERSION = "1"
+
+
 def available() -> bool:
     """Whether OpenVINO is installed (without importing it)."""
     import importlib.util
@@ -64,7 +68,7 @@ def _blob_path(model_dir: Path, precision: str, version: str) -> Path | None:
     except RuntimeError:  # no home directory to expand
         return None
     key = hashlib.sha256()
-    for part in (version, precision, _cpu_flags()):
+    for part in (_GRAPH_VERSION, version, precision, _cpu_flags()):
         key.update(part.encode() + b"\0")
     for name in ("config.json", "model.safetensors"):
         try:
@@ -100,13 +104,13 @@ def _export_blob(compiled, blob: Path | None) -> None:
     so a reader never sees half a file); a cache that cannot be written is skipped."""
     if blob is None:
         return
+    partial = blob.with_name(f"{blob.name}.{os.getpid()}.tmp")
     try:
         blob.parent.mkdir(parents=True, exist_ok=True)
-        partial = blob.with_name(f"{blob.name}.{os.getpid()}.tmp")
         partial.write_bytes(compiled.export_model().getbuffer())
         os.replace(partial, blob)
-    except OSError:
-        pass
+    except Exception:  # noqa: BLE001 - no cache this time; the compiled model still serves
+        partial.unlink(missing_ok=True)
 
 
 class OpenVinoBertEncoder(BertEncoder):

@@ -62,12 +62,19 @@ def _encode_single_threaded(encode: Encode, texts: list[str]) -> np.ndarray:
         return encode(texts)
 
 
+def _encode_as_is(encode: Encode, texts: list[str]) -> np.ndarray:
+    return encode(texts)
+
+
 class QueryBatcher:
     """Embeds queries in batches, in a worker thread; bound to one event loop."""
 
-    def __init__(self, encode: Encode, max_batch: int = 64) -> None:
+    def __init__(self, encode: Encode, max_batch: int = 64, limit_blas: bool = True) -> None:
+        """``limit_blas``: hold BLAS to one thread around each batch (False for runtimes that
+        keep their own single thread, where entering the limit is only overhead)."""
         self._encode = encode
         self._max_batch = max_batch
+        self._run = _encode_single_threaded if limit_blas else _encode_as_is
         self._pending: list[tuple[str, asyncio.Future]] = []
         self._draining = False
 
@@ -89,7 +96,7 @@ class QueryBatcher:
                 del self._pending[: len(batch)]
                 try:
                     vectors = await asyncio.get_running_loop().run_in_executor(
-                        _embedding_thread(), _encode_single_threaded, self._encode,
+                        _embedding_thread(), self._run, self._encode,
                         [text for text, _ in batch])
                 except Exception as err:  # every waiter sees the failure, none hangs
                     for _, future in batch:

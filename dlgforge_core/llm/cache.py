@@ -137,11 +137,14 @@ class ResponseCache:
         return CachedReply(*row) if row else None
 
     def _put(self, key: str, agent: str, model: str, reply: CachedReply) -> None:
-        self._store("INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (key, agent, model, reply.reply, reply.prompt_tokens, reply.completion_tokens,
-                     time.time()))
-        if reply.reasoning:
-            self._store("INSERT OR REPLACE INTO reasoning VALUES (?, ?)", (key, reply.reasoning))
+        """The reply and its reasoning in one transaction (a reply without reasoning removes
+        what an earlier reply under the same key left)."""
+        statements = [("INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (key, agent, model, reply.reply, reply.prompt_tokens, reply.completion_tokens,
+                        time.time())),
+                      ("INSERT OR REPLACE INTO reasoning VALUES (?, ?)", (key, reply.reasoning))
+                      if reply.reasoning else ("DELETE FROM reasoning WHERE key = ?", (key,))]
+        self._store(*statements)
 
     def _fetch(self, sql: str, args: tuple[Any, ...]) -> tuple | None:
         try:
@@ -150,10 +153,12 @@ class ResponseCache:
             self._degrade(err)
             return None
 
-    def _store(self, sql: str, args: tuple[Any, ...]) -> None:
+    def _store(self, *statements: tuple[str, tuple[Any, ...]]) -> None:
+        """Run ``(sql, args)`` statements in one transaction."""
         try:
             conn = self._connection()
-            conn.execute(sql, args)
+            for sql, args in statements:
+                conn.execute(sql, args)
             conn.commit()
         except (sqlite3.Error, OSError) as err:
             self._degrade(err)

@@ -74,7 +74,7 @@ class _Agent:
     settings: Any
     model: str
     backend: ChatBackend
-    params: tuple[float, int, float]
+    params: tuple  # (temperature, max_tokens, top_p[, extra as JSON]): part of the cache key
     headers: dict[str, str]
 
 
@@ -288,18 +288,17 @@ class LLMClient:
                 top_p=settings.top_p, timeout=settings.timeout,
                 response_format=None if mode == NATIVE else response_format_for(mode, spec),
                 json_schema=spec.schema, headers=headers, seed=seed, extra=settings.extra)
-            started = time.perf_counter()
             self.calls_made += 1
+            slots = self._slots  # released to the semaphore it was taken from
+            if slots is not None:
+                await slots.acquire()
+            started = time.perf_counter()  # the request's latency, not the wait for a slot
             try:
-                if self._slots is None:
+                try:
                     response = await backend.complete(request)
-                else:
-                    await self._slots.acquire()
-                    started = time.perf_counter()  # the request's latency, not the wait for a slot
-                    try:
-                        response = await backend.complete(request)
-                    finally:
-                        self._slots.release()
+                finally:
+                    if slots is not None:
+                        slots.release()
             except ResponseFormatRejected:
                 elapsed = _ms(started)
                 if mode in (NATIVE, MODES[-1]):
@@ -349,7 +348,7 @@ class LLMClient:
 
 def _with_max_tokens(ag: _Agent, max_tokens: int) -> _Agent:
     """The agent with another token limit (its cache key and requests change with it)."""
-    return dataclasses.replace(ag, params=(ag.params[0], max_tokens, ag.params[2]))
+    return dataclasses.replace(ag, params=(ag.params[0], max_tokens, *ag.params[2:]))
 
 
 def _ms(started: float) -> float:

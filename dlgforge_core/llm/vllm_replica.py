@@ -179,10 +179,15 @@ def _port_in_use(host: str, port: int) -> str:
     return ""
 
 
+# The replica is probed directly, never through HTTP(S)_PROXY (a proxy would not reach the
+# replica's address, and the wait would last until health_timeout_s).
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def _answers(request: urllib.request.Request) -> bool:
     """True when the server sent an HTTP answer below 500 (up, even without /models)."""
     try:
-        with urllib.request.urlopen(request, timeout=2.0) as reply:
+        with _DIRECT.open(request, timeout=2.0) as reply:
             return reply.status < 500
     except urllib.error.HTTPError as err:
         return err.code < 500

@@ -15,8 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from dlgforge_core.errors import DlgforgeError
-from dlgforge_core.generation.shards import Shard, check_layout
+from dlgforge_core.generation.shards import Shard
 from dlgforge_core.store.atomic import read_json, write_json_atomic
 
 Status = Literal["running", "complete", "budget_exhausted", "attempts_exhausted", "failed"]
@@ -94,16 +93,6 @@ class RunStateStore:
     def of_language(self, run_id: str, language: str) -> list[LanguageState]:
         """Every checkpoint of one language of ``run_id``: the whole language's, or its shards'."""
         return [s for s in self._all_states() if s.run_id == run_id and s.language == language]
-
-    def checkpoints_to_start(self, run_id: str, language: str, shard: Shard, resuming: bool
-                             ) -> list[LanguageState]:
-        """The language's checkpoints, once a start may go on: a resumed run must have state,
-        and the language keeps the shard count it was checkpointed with."""
-        if resuming and not self.has_run(run_id):
-            raise DlgforgeError(f"run.resume_run_id: no run state for run '{run_id}' in {self.dir}")
-        checkpoints = self.of_language(run_id, language)
-        check_layout(run_id, language, [c.shards for c in checkpoints], shard)
-        return checkpoints
 
     def has_run(self, run_id: str) -> bool:
         """True when any language of ``run_id`` has a checkpoint."""
