@@ -108,8 +108,8 @@ class ResponseCache:
 
     async def put_web_results(self, key: str, provider: str, results: str) -> None:
         """Store one web search's results (JSON text)."""
-        await self._run(self._store, "INSERT OR REPLACE INTO web_results VALUES (?, ?, ?, ?)",
-                        (key, provider, results, time.time()))
+        await self._run(self._store, ("INSERT OR REPLACE INTO web_results VALUES (?, ?, ?, ?)",
+                                      (key, provider, results, time.time())))
 
     async def aclose(self) -> None:
         """Close the connection and stop the cache thread."""
