@@ -29,6 +29,9 @@ def measure_start_stop(mode: str, latency_ms: float = 200, batch_size: int = 64,
                           {"batch_size": batch_size, "total_samples": conversations},
                           {"retrieval": {"search_mode": mode}, "judge": {"enabled": False}})
         env = {**os.environ, "PYTHONPATH": str(REPO), "DAGSTER_HOME": str(cfg.base_dir / ".dagster_home")}
+        # as on a user's machine, the warm-up run leaves compiled modules for the measured one
+        # (some sandboxes set this, and every start then recompiles each edited module)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         command = [sys.executable, "-m", "dlgforge_assets", "run", str(cfg.config_path)]
         # a first run builds the index and creates the Dagster instance, as a user's first run
         # does; the measured run starts from there with an empty output folder

@@ -25,6 +25,7 @@ from dlgforge_core.kb.ingest import SkipFile, SourceFile, extract_pieces, hash_f
 from dlgforge_core.kb.ingest_rules import IngestRules, walk
 from dlgforge_core.kb.manifest import (ChunkingInfo, EmbeddingInfo, Manifest, SkippedFile,
                                        load_manifest, save_manifest)
+from dlgforge_core.kb.snapshot import remove_snapshot, save_snapshot, snapshot_version
 
 log = logging.getLogger("dlgforge.kb")
 _FLUSH_CHUNKS = 1024
@@ -58,6 +59,7 @@ class BuildSettings:
     chunk_overlap: int
     force: bool = False
     ingest: Any = None  # retrieval.ingest (None: its defaults)
+    resident_max_chunks: int = 0  # an index this small also gets its resident snapshot
 
     @property
     def rules(self) -> IngestRules:
@@ -119,14 +121,18 @@ class _Build:
         self.target.file_stats = {f.source: (f.size, f.mtime_ns) for f in files}
         if full or todo or removed:
             self._apply(full, old, todo, removed, hashes)
-        elif old is not None:
+            count = self.index.count()
+        else:  # unchanged: LanceDB is not even opened when the manifest knows its row count
             self.target.embedding.dimension = old.embedding.dimension
+            count = old.chunks if old.chunks is not None else self.index.count()
         if not self.target.documents:
             raise KBError(f"retrieval.knowledge_dir: no usable text in {kdir}")
+        self.target.chunks = count
+        self._keep_snapshot(count)
         save_manifest(self.settings.index_dir, self.target)
         self.report.secrets = {s: list(found) for s, found in sorted(self.target.secrets.items())}
         self.report.documents = len(self.target.documents)
-        self.report.chunks_kept = self.index.count() - self.report.chunks_added
+        self.report.chunks_kept = count - self.report.chunks_added
         self.report.seconds = time.perf_counter() - started
         self.report.index_version = self.target.index_version()
         return self.report
@@ -167,6 +173,7 @@ class _Build:
         pending = self.target.model_copy(deep=True)
         pending.skipped = {}
         save_manifest(self.settings.index_dir, pending)
+        remove_snapshot(self.settings.index_dir)
         if full:
             self.progress(f"rebuilding the index ({len(todo)} documents)")
             self.report.chunks_removed = self.index.count()
@@ -185,6 +192,13 @@ class _Build:
         self._flush()
         self.progress("updating the full-text index")
         self.index.refresh_fts()
+
+    def _keep_snapshot(self, count: int) -> None:
+        """The resident snapshot of this version, for an index small enough to be held in
+        memory (written once per version; see ``dlgforge_core.kb.snapshot``)."""
+        index_dir, version = self.settings.index_dir, self.target.index_version()
+        if 0 < count <= self.settings.resident_max_chunks and snapshot_version(index_dir) != version:
+            save_snapshot(index_dir, version, self.index.snapshot())
 
     def _carry_secrets(self, old: Manifest | None, unchanged: list[SourceFile]) -> None:
         """Secrets found earlier in unchanged documents (scanned now if they never were)."""

@@ -60,14 +60,21 @@ class ChunkIndex:
     """The ``chunks`` table in ``index_dir``: rows of chunk metadata plus a vector."""
 
     def __init__(self, index_dir: Path) -> None:
-        from dlgforge_core.kb.lancedb_import import import_lancedb
-
-        lancedb = import_lancedb()
         self.index_dir = index_dir
         index_dir.mkdir(parents=True, exist_ok=True)
-        self._db = lancedb.connect(str(index_dir))
+        self._connection = None
         self._table = None
         self._fts: bool | None = None
+
+    @property
+    def _db(self):
+        """The LanceDB connection, opened (and LanceDB imported, ~0.6 s) on first use: a run
+        on an unchanged index searched from memory never needs it."""
+        if self._connection is None:
+            from dlgforge_core.kb.lancedb_import import import_lancedb
+
+            self._connection = import_lancedb().connect(str(self.index_dir))
+        return self._connection
 
     @property
     def table(self):
@@ -77,7 +84,8 @@ class ChunkIndex:
         return self._table
 
     def exists(self) -> bool:
-        return TABLE_NAME in self._db.list_tables().tables
+        """Whether the table exists: LanceDB keeps a local table in ``<name>.lance/``."""
+        return (self.index_dir / f"{TABLE_NAME}.lance").is_dir()
 
     def reset(self, dimension: int) -> None:
         """Drop the table (if any) and create an empty one for ``dimension``-d vectors."""

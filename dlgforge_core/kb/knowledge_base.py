@@ -7,7 +7,7 @@ import random
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,12 +16,16 @@ from dlgforge_core.kb.build import BuildReport, BuildSettings, Progress, build_i
 from dlgforge_core.kb.chunking import Chunk
 from dlgforge_core.kb.embeddings import make_embedder
 from dlgforge_core.kb.fusion import Fusion
-from dlgforge_core.kb.index import ChunkIndex
+from dlgforge_core.kb.index import META_COLUMNS, ChunkIndex
 from dlgforge_core.kb.manifest import Manifest, load_manifest
 from dlgforge_core.kb.query_batcher import QueryBatcher
 from dlgforge_core.kb.query_form import conversation_query
 from dlgforge_core.kb.resident import ResidentIndex
 from dlgforge_core.kb.search import Reranker, SearchHit, search
+from dlgforge_core.kb.snapshot import load_snapshot
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 _QUERY_CACHE = 512
 
@@ -80,7 +84,8 @@ class KnowledgeBase:
             chunk_size=int(self.retrieval.chunk_size),
             chunk_overlap=int(self.retrieval.chunk_overlap),
             force=bool(getattr(self.retrieval, "rebuild_index", False)),
-            ingest=getattr(self.retrieval, "ingest", None))
+            ingest=getattr(self.retrieval, "ingest", None),
+            resident_max_chunks=self._resident_limit())
         report = build_index(settings, self.index, self.embedder, progress)
         with self._lock:
             self._catalog, self._manifest = None, None
@@ -174,11 +179,26 @@ class KnowledgeBase:
         """
         with self._resident_lock:
             if not self._resident_checked:
-                limit = int(getattr(self.retrieval, "resident_max_chunks", 0) or 0)
-                if 0 < self.index.count() <= limit:
-                    self._resident = ResidentIndex(self.index.snapshot())
+                table = self._resident_table()
+                if table is not None:
+                    self._resident = ResidentIndex(table)
                 self._resident_checked = True
             return self._resident or self.index
+
+    def _resident_limit(self) -> int:
+        return int(getattr(self.retrieval, "resident_max_chunks", 0) or 0)
+
+    def _resident_table(self, columns: Sequence[str] | None = None) -> "pa.Table | None":
+        """Every row (or ``columns``) of an index small enough to hold in memory: from the
+        build's snapshot file of this version, else from LanceDB; None for a larger index."""
+        manifest = self.manifest
+        count = manifest.chunks if manifest.chunks is not None else self.index.count()
+        if not 0 < count <= self._resident_limit():
+            return None
+        table = load_snapshot(self.index_dir, manifest.index_version())
+        if table is None:
+            table = self.index.snapshot()
+        return table.select(list(columns)) if columns else table
 
     def _query_batcher(self) -> QueryBatcher:
         loop = asyncio.get_running_loop()
@@ -218,9 +238,10 @@ class KnowledgeBase:
     def catalog(self) -> _Catalog:
         with self._lock:
             if self._catalog is None:
-                self.manifest
-                table = self.index.metadata().to_pylist()
-                self._catalog = _Catalog([Chunk(**row) for row in table])
+                table = self._resident_table(META_COLUMNS)
+                if table is None:
+                    table = self.index.metadata()
+                self._catalog = _Catalog([Chunk(**row) for row in table.to_pylist()])
             return self._catalog
 
     def sources(self) -> list[str]:

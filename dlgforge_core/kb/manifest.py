@@ -53,6 +53,7 @@ class Manifest(BaseModel):
     # (line, kind) of each secret found per document; never the secret itself
     secrets: dict[str, list[tuple[int, str]]] = Field(default_factory=dict)
     secrets_scanned: bool = False
+    chunks: int | None = None  # rows in the table (None: written before this was recorded)
 
     def settings_match(self, other: "Manifest") -> bool:
         """Same schema, model and chunking: the table's rows are still valid."""

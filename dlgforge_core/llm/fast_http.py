@@ -35,11 +35,8 @@ from datetime import timedelta
 from typing import Any
 
 from dlgforge_core.llm.proxy_env import Proxy, ProxyRules
+from dlgforge_core.llm.sdk_httpx import httpx as _httpx
 
-try:  # the SDK moved to httpx2; older SDKs use httpx
-    import httpx2 as _httpx
-except ImportError:  # pragma: no cover - depends on the installed SDK
-    import httpx as _httpx  # type: ignore[no-redef]
 
 _MAX_HEADER_BYTES = 64 * 1024
 _MAX_CACHED_URLS = 64
@@ -152,8 +149,13 @@ class FastHTTPTransport(_httpx.AsyncBaseTransport):
 
 
 async def _open(key: tuple[str, int], request: _httpx.Request) -> _Conn:
+    """A new connection, within the request's connect timeout (when it has one)."""
+    limit = (request.extensions.get("timeout") or {}).get("connect")
     try:
-        reader, writer = await asyncio.open_connection(key[0], key[1], limit=_MAX_HEADER_BYTES)
+        async with asyncio.timeout(limit):
+            reader, writer = await asyncio.open_connection(key[0], key[1], limit=_MAX_HEADER_BYTES)
+    except TimeoutError:
+        raise _httpx.ConnectTimeout(f"no connection within {limit:g}s", request=request) from None
     except OSError as err:
         raise _httpx.ConnectError(str(err) or type(err).__name__, request=request) from None
     return _Conn(reader, writer)

@@ -21,9 +21,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from dlgforge_core.errors import LLMSetupError
+from dlgforge_core.llm.sdk_httpx import httpx
 
 PROBE_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
@@ -69,10 +68,18 @@ async def probe(http: httpx.AsyncClient, base_url: str, api_key: str | None,
 
 
 async def probe_many(targets: list[tuple[str, str | None, str]]) -> list[Health]:
-    """Probe ``(base_url, api_key, display_url)`` targets at once, in order."""
+    """Probe ``(base_url, api_key, display_url)`` targets at once, in order.
+
+    Plain-``http://`` endpoints are probed over ``FastHTTPTransport`` (as their requests will
+    be sent): the general HTTP stack's first request loads its async backend (~0.1 s).
+    """
     import asyncio
 
-    async with httpx.AsyncClient(timeout=PROBE_TIMEOUT) as http:
+    from dlgforge_core.llm.fast_http import FastHTTPTransport, fast_http_usable
+
+    lean = all(fast_http_usable(url) for url, _, _ in targets)
+    transport = FastHTTPTransport(max_idle=len(targets)) if lean else None
+    async with httpx.AsyncClient(timeout=PROBE_TIMEOUT, transport=transport) as http:
         return list(await asyncio.gather(*(probe(http, url, key, shown)
                                            for url, key, shown in targets)))
 

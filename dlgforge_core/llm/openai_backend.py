@@ -27,11 +27,8 @@ from dlgforge_core.llm.backends import (
 from dlgforge_core.llm.fast_http import FastHTTPClient, FastHTTPTransport, fast_http_usable
 from dlgforge_core.llm.limiter import AdaptiveLimiter
 from dlgforge_core.llm.retry import parse_retry_after
+from dlgforge_core.llm.sdk_httpx import httpx as _httpx
 
-try:  # the SDK moved to httpx2; older SDKs use httpx
-    import httpx2 as _httpx
-except ImportError:  # pragma: no cover - depends on the installed SDK
-    import httpx as _httpx  # type: ignore[no-redef]
 
 _POOL_SIZE = 8  # connections per HTTP pool (see OpenAIBackend.__init__)
 _SDK_TIMEOUT = 600.0  # each request sets its own (ChatRequest.timeout)

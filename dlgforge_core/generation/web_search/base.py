@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
-import httpx
+from dlgforge_core.llm.sdk_httpx import httpx
 from pydantic import BaseModel, ConfigDict
 
 MAX_SNIPPET_CHARS = 1000
