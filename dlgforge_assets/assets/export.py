@@ -7,7 +7,6 @@ from typing import Any
 import dagster as dg
 
 from dlgforge_assets.metadata import content_version, file_digest, svg_markdown, table_from_rows
-from dlgforge_assets.stats_table import language_table
 from dlgforge_core.errors import GateError
 from resources import DlgforgeConfigResource, HubResource, StoreResource
 
@@ -55,6 +54,7 @@ def dataset_stats(
     (`saving.hf_push.stats_file`). Metadata: the stats as JSON, a per-language table and
     the plots inline (SVG). Resume: recomputed from the files each time.
     """
+    from dlgforge_assets.stats_table import language_table  # Polars: loaded when stats are made
     from dlgforge_core.export import compute_stats
     from dlgforge_core.export.stats import stats_path
 

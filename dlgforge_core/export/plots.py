@@ -6,7 +6,11 @@ unchanged dataset keeps its export version.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import io
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,9 @@ DEFAULT_PLOTS_DIR = "plots"
 _TOP = 20
 # Fixed margins instead of tight_layout: layout solving dominated the render time.
 _MARGINS = {"left": 0.1, "right": 0.97, "top": 0.88}
+_DRAWN_KEPT = 32
+_drawn: OrderedDict[str, bytes] = OrderedDict()
+_lock = threading.Lock()
 
 
 def render_plots(stats: Mapping[str, Any], records: list[dict], folder: Path) -> list[Path]:
@@ -34,17 +41,37 @@ def render_plots(stats: Mapping[str, Any], records: list[dict], folder: Path) ->
         "user_personas": ("Conversations per user persona", "persona",
                           _top((stats.get("personas") or {}).get("user"))),
     }
+    figures = [(name, _bar, (title, xlabel, dict(counts)))
+               for name, (title, xlabel, counts) in bars.items() if counts]
+    lengths = _message_words(records)
+    if any(lengths.values()):
+        figures.append(("message_words", _histogram, (lengths,)))
+    if coverage.get("documents_total"):
+        figures.append(("kb_coverage", _coverage, (dict(coverage),)))
     written = []
-    with matplotlib.rc_context({"svg.hashsalt": "dlgforge", "svg.fonttype": "none"}):
-        for name, (title, xlabel, counts) in bars.items():
-            if counts:
-                written.append(_save(_bar(title, xlabel, counts), folder / f"{name}.svg"))
-        lengths = _message_words(records)
-        if any(lengths.values()):
-            written.append(_save(_histogram(lengths), folder / "message_words.svg"))
-        if coverage.get("documents_total"):
-            written.append(_save(_coverage(coverage), folder / "kb_coverage.svg"))
+    for name, draw, args in figures:
+        path = folder / f"{name}.svg"
+        path.write_bytes(_svg(draw, args))
+        written.append(path)
     return written
+
+
+def _svg(draw: Callable[..., Figure], args: tuple) -> bytes:
+    """The SVG of ``draw(*args)``. The stats asset and the export draw the same plots in
+    one run: a figure already drawn from the same data is not drawn again."""
+    key = json.dumps([draw.__name__, args], default=str)
+    with _lock:
+        svg = _drawn.get(key)
+    if svg is None:
+        buffer = io.BytesIO()
+        with matplotlib.rc_context({"svg.hashsalt": "dlgforge", "svg.fonttype": "none"}):
+            draw(*args).savefig(buffer, format="svg", metadata={"Date": None})
+        svg = buffer.getvalue()
+        with _lock:
+            _drawn[key] = svg
+            while len(_drawn) > _DRAWN_KEPT:
+                _drawn.popitem(last=False)
+    return svg
 
 
 def _top(counts: Mapping[str, int] | None) -> dict[str, int]:
@@ -103,8 +130,3 @@ def _coverage(coverage: Mapping[str, Any]) -> Figure:
     ax.legend(loc="lower right")
     fig.subplots_adjust(**{**_MARGINS, "left": 0.16, "bottom": 0.16})
     return fig
-
-
-def _save(fig: Figure, path: Path) -> Path:
-    fig.savefig(path, format="svg", metadata={"Date": None})
-    return path
