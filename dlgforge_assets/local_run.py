@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import re
+import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,11 @@ for _category in (dg.BetaWarning, dg.PreviewWarning):
     warnings.filterwarnings("ignore", category=_category)
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+# Dagster's SQL storage imports Alembic, whose Mako templates import Pygments (~0.1 s of every
+# start) only to colour the source in Mako's error pages, which this process never renders:
+# without the plugin Mako falls back to plain text.
+sys.modules.setdefault("mako.ext.pygmentplugin", None)  # type: ignore[arg-type]
 
 
 class RunFailed(Exception):

@@ -10,7 +10,7 @@ from resources.llm import (
     llm_resource_for,
 )
 from resources.progress import ProgressResource
-from resources.ray import ray_resource_for
+from resources.ray_slot import RayNotUsed, ray_resource_for
 from resources.store import StoreResource
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "LLMBackendResource",
     "OpenAICompatibleLLMResource",
     "ProgressResource",
+    "RayNotUsed",
     "StoreResource",
     "llm_resource_for",
     "ray_resource_for",

@@ -1,9 +1,9 @@
-"""The Ray resource slot (dagster-ray): a local runtime, or a cluster at `ray.address`.
+"""The Ray resource of a distributed config (dagster-ray): a local runtime, or a cluster at
+`ray.address`.
 
-`conversations` requires it; it connects (`ray.init`) only for a distributed config
-(`run.distributed.enabled`), and the language's shards are submitted as Ray tasks on that
-connection (the asset refuses to run them when the resource did not connect); it does
-nothing otherwise.
+It connects (`ray.init`) at set-up, and the language's shards are submitted as Ray tasks on
+that connection (the asset refuses to run them when the resource did not connect). A config
+that does not distribute gets `RayNotUsed` instead (`resources/ray_slot.py`).
 """
 
 from __future__ import annotations
@@ -74,22 +74,20 @@ def require_connected(resource: RayResource | None) -> None:
 
     if resource is None or not resource.connected or not ray.is_initialized():
         raise DlgforgeError("ray: run.distributed.enabled needs the Dagster `ray` resource connected "
-                            "(its lifecycle.connect is off); build the resources from this config")
+                            "(this one is not: RayNotUsed, or its lifecycle.connect is off); "
+                            "build the resources from this config")
 
 
-def ray_resource_for(address: str | None, num_cpus: int | None, connect: bool = False) -> RayResource:
-    """`LocalRay` (a local runtime started on demand) or `ClusterRay` when `address` is set.
-
-    It runs `ray.init` at set-up only when `connect` (a distributed config); otherwise its
-    set-up does nothing, so a single-process run never starts Ray.
-    """
+def connected_ray(address: str | None, num_cpus: int | None) -> RayResource:
+    """`LocalRay` (a local runtime) or `ClusterRay` when `address` is set; either runs
+    `ray.init` at set-up (`lifecycle.connect`)."""
     from dlgforge_core.generation.ray_runtime import RAY_INIT_OPTIONS, quiet_ray_start
 
     quiet_ray_start()
     options: dict = {"ignore_reinit_error": True, **RAY_INIT_OPTIONS}
     if num_cpus:
         options["num_cpus"] = num_cpus
-    lifecycle = Lifecycle(connect=connect)
+    lifecycle = Lifecycle(connect=True)
     if address:
         return ClusterRay(address=address, ray_init_options=options, lifecycle=lifecycle)
     return LocalRuntimeRay(ray_init_options=options, lifecycle=lifecycle)

@@ -4,7 +4,6 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-from dagster_ray import RayResource
 
 from dlgforge_assets.metadata import content_version, conversation_preview
 from dlgforge_core.errors import ConfigError
@@ -24,7 +23,7 @@ LLM_POOL = "llm"
 
 
 def _generate(cfg: "DlgforgeConfig", language: str, llm: LLMBackendResource, kb: KBResource, report,
-              context, ray: RayResource | None = None) -> tuple[Any, Any]:
+              context, ray: Any = None) -> tuple[Any, Any]:
     """Run the engine for one language with the resources' client and knowledge base, or its
     shards on Ray (`run.distributed.enabled`: on the Ray the `ray` resource connected), after
     the judge self-check when judging online; returns (summary, self-check result or None).
@@ -37,7 +36,7 @@ def _generate(cfg: "DlgforgeConfig", language: str, llm: LLMBackendResource, kb:
 
 
 def _generate_on(cfg: "DlgforgeConfig", language: str, llm: LLMBackendResource, kb: KBResource, report,
-                 ray: RayResource | None = None) -> Any:
+                 ray: Any = None) -> Any:
     from dlgforge_core.generation.engine import generate_language
 
     if cfg.run.distributed.enabled:
@@ -89,7 +88,7 @@ def build_conversations_asset(partitions_def: dg.PartitionsDefinition) -> dg.Ass
         kb: KBResource,
         store: StoreResource,
         progress: ProgressResource,
-        ray: RayResource,
+        ray: dg.ResourceParam[Any],  # dagster-ray's resource, or RayNotUsed (resources/ray_slot.py)
     ) -> dg.MaterializeResult:
         """Accepted conversations of one language (partition key = language code).
 

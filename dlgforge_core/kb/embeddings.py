@@ -206,20 +206,6 @@ class BertEncoderEmbedder:
                 _models[key] = self._load()
             return _models[key]
 
-    def preload(self) -> None:
-        """Load the encoder on a background thread now (a no-op once loaded), so the first
-        search of a run does not wait for it; a load error surfaces at that search."""
-        if (self.location, self._key, False) in _models:
-            return
-
-        def load() -> None:
-            try:
-                self.model
-            except Exception:  # noqa: BLE001 - reported by the first real use
-                pass
-
-        threading.Thread(target=load, name="dlgforge-embed-load", daemon=True).start()
-
     def _load(self):
         try:
             if self.runtime == "openvino":

@@ -62,9 +62,10 @@ class KnowledgeBase:
         self._resident_lock = threading.Lock()
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        # The query encoder loads at the first search that embeds (on the batcher's thread,
+        # ~0.35 s): a run's first requests, builds, the export and the catalogue never wait
+        # for it.
         self._batcher: tuple[asyncio.AbstractEventLoop, QueryBatcher] | None = None
-        if self.retrieval.search_mode != "fts":  # searches will embed queries: load the model now
-            getattr(self.embedder, "preload", lambda: None)()
 
     def _make_reranker(self) -> Reranker | None:
         rerank = getattr(self.retrieval, "rerank", None)

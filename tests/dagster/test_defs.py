@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from dlgforge_assets.build import build_definitions
+from resources import RayNotUsed
 from tests.dagster.conftest import BLOCKING, graph_for, write_project
 
 ASSETS = {"kb_documents", "kb_index", "conversations", "judged_conversations", "sharegpt_export",
@@ -59,12 +60,30 @@ def test_only_a_distributed_config_makes_the_ray_resource_connect(tmp_path: Path
     config = write_project(tmp_path, "http://127.0.0.1:9/v1", run={"target_languages": ["en"]})
     defs = build_definitions(config)
     assert "ray" in defs.resolve_assets_def("conversations").required_resource_keys
-    assert defs.resources["ray"].lifecycle.connect is False
+    assert isinstance(defs.resources["ray"], RayNotUsed)  # dagster-ray is not even imported
     config = write_project(tmp_path, "http://127.0.0.1:9/v1", run={
         "target_languages": ["en"], "batch_size": 4, "distributed": {"enabled": True, "shards_per_language": 2}})
     defs = build_definitions(config)
     assert defs.resources["ray"].lifecycle.connect is True
     assert defs.resolve_assets_def("conversations").partitions_def.get_partition_keys() == ["en"]
+
+
+def test_a_single_process_config_loads_neither_dagster_ray_nor_lancedb(tmp_path: Path) -> None:
+    """What `dlgforge run` imports before its first job: no Ray integration for a config that
+    does not distribute, no LanceDB before the KB is opened."""
+    import subprocess
+    import sys
+
+    config = write_project(tmp_path, "http://127.0.0.1:9/v1", run={"target_languages": ["en"]})
+    script = ("import sys\n"
+              "from dlgforge_assets.local_run import run_through_dagster\n"
+              "from dlgforge_assets.build import build_definitions\n"
+              f"build_definitions({str(config)!r})\n"
+              "print(sorted(m for m in ('dagster_ray', 'ray', 'lancedb', 'polars') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
 
 
 def test_missing_config_still_loads_and_errors_at_materialization(tmp_path: Path) -> None:
