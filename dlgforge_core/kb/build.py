@@ -81,6 +81,24 @@ def build_index(settings: BuildSettings, index: ChunkIndex, embedder: Embedder,
         return _Build(settings, index, embedder, progress).run()
 
 
+def index_is_current(settings: BuildSettings, index: ChunkIndex, embedder: Embedder) -> bool:
+    """Whether ``build_index`` would change nothing (see ``_Build.current``)."""
+    return _Build(settings, index, embedder, None).current()
+
+
+@dataclass
+class _Plan:
+    old: Manifest | None
+    full: bool
+    todo: list[SourceFile]
+    removed: list[str]
+    hashes: dict[str, str]
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.full or self.todo or self.removed)
+
+
 class _Build:
     def __init__(self, settings: BuildSettings, index: ChunkIndex, embedder: Embedder,
                  progress: Progress) -> None:
@@ -98,35 +116,16 @@ class _Build:
 
     def run(self) -> BuildReport:
         started = time.perf_counter()
-        kdir = self.settings.knowledge_dir
-        if not kdir.is_dir():
-            raise KBError(f"retrieval.knowledge_dir: folder not found: {kdir}")
-        old = load_manifest(self.settings.index_dir)
-        full = (self.settings.force or old is None or not old.settings_match(self.target)
-                or not self.index.exists())
-        scanned = walk(kdir, self.settings.rules)
-        for source, reason in scanned.skipped.items():
-            log.warning("skipped %s: %s", source, reason)
-        self.report.skipped.update(scanned.skipped)
-        files = scanned.files
-        hashes = self._hash_all(files, None if full else old)
-        unchanged = {} if full else {s: h for s, h in hashes.items() if old.documents.get(s) == h}
-        self._carry_secrets(old, [f for f in files if f.source in unchanged])
-        if self.settings.skip_secret_documents:  # indexed before "skip" was set: take out
-            for source in [s for s in unchanged if s in self.target.secrets]:
-                del unchanged[source], self.target.secrets[source]
-        todo = [f for f in files if f.source in hashes and f.source not in unchanged]
-        removed = [] if full else [s for s in old.documents if s not in unchanged]
-        self.target.documents = dict(unchanged)
-        self.target.file_stats = {f.source: (f.size, f.mtime_ns) for f in files}
-        if full or todo or removed:
-            self._apply(full, old, todo, removed, hashes)
+        plan = self._plan()
+        old = plan.old
+        if plan.changes:
+            self._apply(plan.full, old, plan.todo, plan.removed, plan.hashes)
             count = self.index.count()
         else:  # unchanged: LanceDB is not even opened when the manifest knows its row count
             self.target.embedding.dimension = old.embedding.dimension
             count = old.chunks if old.chunks is not None else self.index.count()
         if not self.target.documents:
-            raise KBError(f"retrieval.knowledge_dir: no usable text in {kdir}")
+            raise KBError(f"retrieval.knowledge_dir: no usable text in {self.settings.knowledge_dir}")
         self.target.chunks = count
         self._keep_snapshot(count)
         save_manifest(self.settings.index_dir, self.target)
@@ -193,12 +192,51 @@ class _Build:
         self.progress("updating the full-text index")
         self.index.refresh_fts()
 
+    def current(self) -> bool:
+        """Whether a build would change nothing: no document to embed or remove, the same
+        manifest, and the resident snapshot in place (reads the folder, writes nothing)."""
+        plan = self._plan()
+        old = plan.old
+        if plan.changes or old is None or old.chunks is None or not old.documents:
+            return False
+        self.target.embedding.dimension = old.embedding.dimension
+        self.target.chunks = old.chunks
+        return self.target == old and not self._snapshot_due(old.chunks)
+
+    def _plan(self) -> "_Plan":
+        """Compare the folder with the manifest: what a build has to embed and remove."""
+        kdir = self.settings.knowledge_dir
+        if not kdir.is_dir():
+            raise KBError(f"retrieval.knowledge_dir: folder not found: {kdir}")
+        old = load_manifest(self.settings.index_dir)
+        full = (self.settings.force or old is None or not old.settings_match(self.target)
+                or not self.index.exists())
+        scanned = walk(kdir, self.settings.rules)
+        for source, reason in scanned.skipped.items():
+            log.warning("skipped %s: %s", source, reason)
+        self.report.skipped.update(scanned.skipped)
+        files = scanned.files
+        hashes = self._hash_all(files, None if full else old)
+        unchanged = {} if full else {s: h for s, h in hashes.items() if old.documents.get(s) == h}
+        self._carry_secrets(old, [f for f in files if f.source in unchanged])
+        if self.settings.skip_secret_documents:  # indexed before "skip" was set: take out
+            for source in [s for s in unchanged if s in self.target.secrets]:
+                del unchanged[source], self.target.secrets[source]
+        todo = [f for f in files if f.source in hashes and f.source not in unchanged]
+        removed = [] if full else [s for s in old.documents if s not in unchanged]
+        self.target.documents = dict(unchanged)
+        self.target.file_stats = {f.source: (f.size, f.mtime_ns) for f in files}
+        return _Plan(old, full, todo, removed, hashes)
+
+    def _snapshot_due(self, count: int) -> bool:
+        return (0 < count <= self.settings.resident_max_chunks
+                and snapshot_version(self.settings.index_dir) != self.target.index_version())
+
     def _keep_snapshot(self, count: int) -> None:
         """The resident snapshot of this version, for an index small enough to be held in
         memory (written once per version; see ``dlgforge_core.kb.snapshot``)."""
-        index_dir, version = self.settings.index_dir, self.target.index_version()
-        if 0 < count <= self.settings.resident_max_chunks and snapshot_version(index_dir) != version:
-            save_snapshot(index_dir, version, self.index.snapshot())
+        if self._snapshot_due(count):
+            save_snapshot(self.settings.index_dir, self.target.index_version(), self.index.snapshot())
 
     def _carry_secrets(self, old: Manifest | None, unchanged: list[SourceFile]) -> None:
         """Secrets found earlier in unchanged documents (scanned now if they never were)."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dlgforge_core.errors import KBError
-from dlgforge_core.kb.build import BuildReport, BuildSettings, Progress, build_index
+from dlgforge_core.kb.build import BuildReport, BuildSettings, Progress, build_index, index_is_current
 from dlgforge_core.kb.chunking import Chunk
 from dlgforge_core.kb.embeddings import make_embedder
 from dlgforge_core.kb.fusion import Fusion
@@ -80,20 +80,26 @@ class KnowledgeBase:
 
     def build(self, progress: Progress = None) -> BuildReport:
         """Bring the index up to date (incremental; see ``dlgforge_core.kb.build``)."""
-        settings = BuildSettings(
-            knowledge_dir=self.knowledge_dir, index_dir=self.index_dir,
-            chunk_size=int(self.retrieval.chunk_size),
-            chunk_overlap=int(self.retrieval.chunk_overlap),
-            force=bool(getattr(self.retrieval, "rebuild_index", False)),
-            ingest=getattr(self.retrieval, "ingest", None),
-            resident_max_chunks=self._resident_limit())
-        report = build_index(settings, self.index, self.embedder, progress)
+        report = build_index(self._build_settings(), self.index, self.embedder, progress)
         with self._lock:
             self._catalog, self._manifest = None, None
             self.index = ChunkIndex(self.index_dir)
         with self._resident_lock:
             self._resident, self._resident_checked = None, False
         return report
+
+    def is_current(self) -> bool:
+        """Whether a build would change nothing (documents, settings, resident snapshot)."""
+        return index_is_current(self._build_settings(), self.index, self.embedder)
+
+    def _build_settings(self) -> BuildSettings:
+        return BuildSettings(
+            knowledge_dir=self.knowledge_dir, index_dir=self.index_dir,
+            chunk_size=int(self.retrieval.chunk_size),
+            chunk_overlap=int(self.retrieval.chunk_overlap),
+            force=bool(getattr(self.retrieval, "rebuild_index", False)),
+            ingest=getattr(self.retrieval, "ingest", None),
+            resident_max_chunks=self._resident_limit())
 
     @property
     def manifest(self) -> Manifest:

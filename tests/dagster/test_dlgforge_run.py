@@ -44,6 +44,20 @@ def test_dlgforge_run_records_materializations(tmp_path: Path, fake_llm) -> None
         assert {run.job_name for run in runs} == {"kb_job", "conversations_job", "export_job"}
         assert all(run.is_success for run in runs)
 
+    # Run again on the unchanged KB: no KB run is recorded; after an edit, one is.
+    def kb_runs() -> int:
+        with open_instance(home) as instance:
+            return sum(run.job_name == "kb_job" for run in instance.get_runs())
+
+    again = _dlgforge_run(config)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "kb_index: up to date" in again.stdout and kb_runs() == 1
+    document = next((tmp_path / "knowledge").iterdir())
+    document.write_text(document.read_text() + "\nA sentence added after the first run.\n")
+    edited = _dlgforge_run(config)
+    assert edited.returncode == 0, edited.stderr[-3000:]
+    assert "kb_index: up to date" not in edited.stdout and kb_runs() == 2
+
     # A user error raised inside an asset surfaces as one line and exit code 2.
     text = config.read_text().replace("output_dir: output", "output_dir: output\n  hf_push:\n    export_dir: ../escape")
     config.write_text(text)
