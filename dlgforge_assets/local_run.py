@@ -119,7 +119,7 @@ def _kb_index_current(cfg: Any, instance: dg.DagsterInstance) -> str | None:
         if not knowledge.is_current():
             return None
         version = knowledge.index_version
-    except DlgforgeError:
+    except (DlgforgeError, OSError):
         return None  # the KB job reports it, with its Dagster run
     event = instance.get_latest_materialization_event(dg.AssetKey("kb_index"))
     materialization = event.asset_materialization if event is not None else None
