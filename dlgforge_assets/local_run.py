@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import re
-import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -30,11 +29,7 @@ for _category in (dg.BetaWarning, dg.PreviewWarning):
     warnings.filterwarnings("ignore", category=_category)
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-
-# Dagster's SQL storage imports Alembic, whose Mako templates import Pygments (~0.1 s of every
-# start) only to colour the source in Mako's error pages, which this process never renders:
-# without the plugin Mako falls back to plain text.
-sys.modules.setdefault("mako.ext.pygmentplugin", None)  # type: ignore[arg-type]
+_DATA_VERSION_TAG = "dagster/data_version"  # where a materialization records its data version
 
 
 class RunFailed(Exception):
@@ -110,20 +105,22 @@ def _kb_index_current(cfg: Any, instance: dg.DagsterInstance) -> str | None:
     A KB job on an unchanged index only records that nothing changed, and its Dagster run
     costs a run's bookkeeping (~0.4 s) at the start of every `dlgforge run`.
     """
-    from dagster._core.definitions.data_version import DATA_VERSION_TAG
-
     from dlgforge_core.kb import KnowledgeBase
 
-    knowledge = KnowledgeBase(cfg)
     try:
-        if not knowledge.is_current():
+        knowledge = KnowledgeBase(cfg)
+        left_out = knowledge.unchanged_build()
+        if left_out is None:
             return None
         version = knowledge.index_version
-    except (DlgforgeError, OSError):
-        return None  # the KB job reports it, with its Dagster run
+    except Exception:  # noqa: BLE001 - whatever it is, the KB job reports it with its run
+        return None
     event = instance.get_latest_materialization_event(dg.AssetKey("kb_index"))
     materialization = event.asset_materialization if event is not None else None
-    if materialization is None or materialization.tags.get(DATA_VERSION_TAG) != version[:16]:
+    if materialization is None or materialization.tags.get(_DATA_VERSION_TAG) != version:
+        return None
+    recorded = materialization.metadata.get("skipped")
+    if getattr(recorded, "value", None) != left_out:  # a file newly left out (or back in)
         return None
     return version
 

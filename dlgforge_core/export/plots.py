@@ -6,6 +6,7 @@ unchanged dataset keeps its export version.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import threading
@@ -59,7 +60,7 @@ def render_plots(stats: Mapping[str, Any], records: list[dict], folder: Path) ->
 def _svg(draw: Callable[..., Figure], args: tuple) -> bytes:
     """The SVG of ``draw(*args)``. The stats asset and the export draw the same plots in
     one run: a figure already drawn from the same data is not drawn again."""
-    key = json.dumps([draw.__name__, args], default=str)
+    key = hashlib.sha256(json.dumps([draw.__name__, args], default=str).encode("utf-8")).hexdigest()
     with _lock:
         svg = _drawn.get(key)
     if svg is None:

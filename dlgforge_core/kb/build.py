@@ -81,9 +81,11 @@ def build_index(settings: BuildSettings, index: ChunkIndex, embedder: Embedder,
         return _Build(settings, index, embedder, progress).run()
 
 
-def index_is_current(settings: BuildSettings, index: ChunkIndex, embedder: Embedder) -> bool:
-    """Whether ``build_index`` would change nothing (see ``_Build.current``)."""
-    return _Build(settings, index, embedder, None).current()
+def unchanged_build(settings: BuildSettings, index: ChunkIndex,
+                    embedder: Embedder) -> dict[str, str] | None:
+    """What ``build_index`` would leave out, when it would change nothing; else None (see
+    ``_Build.unchanged``)."""
+    return _Build(settings, index, embedder, None).unchanged()
 
 
 @dataclass
@@ -192,16 +194,19 @@ class _Build:
         self.progress("updating the full-text index")
         self.index.refresh_fts()
 
-    def current(self) -> bool:
-        """Whether a build would change nothing: no document to embed or remove, the same
-        manifest, and the resident snapshot in place (reads the folder, writes nothing)."""
+    def unchanged(self) -> dict[str, str] | None:
+        """The files a build would leave out (path -> reason) when it would change nothing:
+        no document to embed or remove, the same manifest, the resident snapshot in place;
+        None otherwise (reads the folder, writes nothing)."""
         plan = self._plan()
         old = plan.old
         if plan.changes or old is None or old.chunks is None or not old.documents:
-            return False
+            return None
         self.target.embedding.dimension = old.embedding.dimension
         self.target.chunks = old.chunks
-        return self.target == old and not self._snapshot_due(old.chunks)
+        if self.target != old or self._snapshot_due(old.chunks):
+            return None
+        return dict(sorted(self.report.skipped.items()))
 
     def _plan(self) -> "_Plan":
         """Compare the folder with the manifest: what a build has to embed and remove."""
@@ -236,7 +241,11 @@ class _Build:
         """The resident snapshot of this version, for an index small enough to be held in
         memory (written once per version; see ``dlgforge_core.kb.snapshot``)."""
         if self._snapshot_due(count):
-            save_snapshot(self.settings.index_dir, self.target.index_version(), self.index.snapshot())
+            try:
+                save_snapshot(self.settings.index_dir, self.target.index_version(),
+                              self.index.snapshot())
+            except OSError as err:  # a cache: searches read LanceDB, the next build tries again
+                log.warning("resident snapshot not written (%s): %s", self.settings.index_dir, err)
 
     def _carry_secrets(self, old: Manifest | None, unchanged: list[SourceFile]) -> None:
         """Secrets found earlier in unchanged documents (scanned now if they never were)."""

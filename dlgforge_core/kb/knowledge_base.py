@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dlgforge_core.errors import KBError
-from dlgforge_core.kb.build import BuildReport, BuildSettings, Progress, build_index, index_is_current
+from dlgforge_core.kb.build import BuildReport, BuildSettings, Progress, build_index, unchanged_build
 from dlgforge_core.kb.chunking import Chunk
 from dlgforge_core.kb.embeddings import make_embedder
 from dlgforge_core.kb.fusion import Fusion
@@ -62,9 +62,8 @@ class KnowledgeBase:
         self._resident_lock = threading.Lock()
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
-        # The query encoder loads at the first search that embeds (on the batcher's thread,
-        # ~0.35 s): a run's first requests, builds, the export and the catalogue never wait
-        # for it.
+        # The query encoder loads on first use (~0.35 s): for a run, at the first search that
+        # embeds, on the batcher's thread, so the run's first requests never wait for it.
         self._batcher: tuple[asyncio.AbstractEventLoop, QueryBatcher] | None = None
 
     def _make_reranker(self) -> Reranker | None:
@@ -88,9 +87,10 @@ class KnowledgeBase:
             self._resident, self._resident_checked = None, False
         return report
 
-    def is_current(self) -> bool:
-        """Whether a build would change nothing (documents, settings, resident snapshot)."""
-        return index_is_current(self._build_settings(), self.index, self.embedder)
+    def unchanged_build(self) -> dict[str, str] | None:
+        """The files a build would leave out (path -> reason) when it would change nothing
+        (documents, settings, resident snapshot); None when a build has work to do."""
+        return unchanged_build(self._build_settings(), self.index, self.embedder)
 
     def _build_settings(self) -> BuildSettings:
         return BuildSettings(

@@ -154,8 +154,9 @@ async def _open(key: tuple[str, int], request: _httpx.Request) -> _Conn:
     try:
         async with asyncio.timeout(limit):
             reader, writer = await asyncio.open_connection(key[0], key[1], limit=_MAX_HEADER_BYTES)
-    except TimeoutError:
-        raise _httpx.ConnectTimeout(f"no connection within {limit:g}s", request=request) from None
+    except TimeoutError as err:  # our limit, or the system's own connect timeout
+        text = f"no connection within {limit:g}s" if limit is not None else str(err) or "connect timed out"
+        raise _httpx.ConnectTimeout(text, request=request) from None
     except OSError as err:
         raise _httpx.ConnectError(str(err) or type(err).__name__, request=request) from None
     return _Conn(reader, writer)

@@ -122,6 +122,7 @@ def _describe(err: httpx.HTTPError) -> str:
             text += " " + os.strerror(cause.errno).lower()
             break
     for words, cause in (("refused", "connection refused"),
+                         ("[errno 111]", "connection refused"),  # every address of a host refused
                          ("name or service not known", "host name not resolved"),
                          ("nodename nor servname", "host name not resolved"),
                          ("temporary failure in name resolution", "host name not resolved"),

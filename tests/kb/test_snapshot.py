@@ -38,7 +38,7 @@ def test_an_unchanged_index_is_built_checked_and_searched_without_lancedb(tmp_pa
     assert snapshot_version(kb.index_dir) == report.index_version == kb.index_version
     out = _fresh_process(config, """
         report = kb.build()
-        print(report.documents_embedded, report.chunks_kept, kb.is_current())
+        print(report.documents_embedded, report.chunks_kept, kb.unchanged_build() is not None)
         hits = kb.search("How many requests per minute are allowed?", k=3, mode="hybrid")
         print(len(hits), len(kb.sources()))
         print("lancedb" in sys.modules)
@@ -54,31 +54,42 @@ def test_the_snapshot_follows_an_edit_and_a_stale_one_is_not_read(tmp_path, smal
     first = kb.build()
     guide = small_kb_folder / "guide.md"
     guide.write_text(guide.read_text() + "\n\nThe quarterly zebra audit happens every March.\n")
-    assert not KnowledgeBase(load_config(config)).is_current()
+    assert KnowledgeBase(load_config(config)).unchanged_build() is None
     second = KnowledgeBase(load_config(config)).build()
     assert second.index_version != first.index_version
     assert snapshot_version(kb.index_dir) == second.index_version
     fresh = KnowledgeBase(load_config(config))
-    assert fresh.is_current()
+    assert fresh.unchanged_build() == {}
     assert any("zebra" in hit.text for hit in fresh.search("zebra audit", k=3, mode="fts"))
 
     # a damaged snapshot: searches go to LanceDB, and the next build writes it again
+    (kb.index_dir / SNAPSHOT_NAME).unlink()  # (the file ``fresh`` mapped stays as it was)
     (kb.index_dir / SNAPSHOT_NAME).write_bytes(b"not an arrow file")
     damaged = KnowledgeBase(load_config(config))
-    assert not damaged.is_current()
+    assert damaged.unchanged_build() is None
     assert any("zebra" in hit.text for hit in damaged.search("zebra audit", k=3, mode="fts"))
     assert damaged.build().documents_embedded == 0
     assert snapshot_version(kb.index_dir) == second.index_version
 
 
-def test_changed_settings_make_the_index_not_current(tmp_path, small_kb_folder):
+def test_changed_settings_or_files_make_the_index_not_current(tmp_path, small_kb_folder):
     config = write_config(tmp_path, small_kb_folder)
+    index = str(tmp_path / "index")
     KnowledgeBase(load_config(config)).build()
-    assert KnowledgeBase(load_config(config)).is_current()
-    assert not KnowledgeBase(load_config(write_config(tmp_path, small_kb_folder, chunk_size=300))).is_current()
-    assert not KnowledgeBase(load_config(write_config(tmp_path, small_kb_folder, rebuild_index=True))).is_current()
+
+    def unchanged(**retrieval):
+        folder = tmp_path / "variant"
+        folder.mkdir(exist_ok=True)
+        variant = write_config(folder, small_kb_folder, index_dir=index, **retrieval)
+        return KnowledgeBase(load_config(variant)).unchanged_build()
+
+    assert unchanged() == {} and KnowledgeBase(load_config(config)).unchanged_build() == {}
+    assert unchanged(chunk_size=300) is None
+    assert unchanged(rebuild_index=True) is None
+    (small_kb_folder / ".notes.md").write_text("# Notes\n\nA hidden file: left out.\n")
+    assert list(unchanged()) == [".notes.md"]  # nothing to index, but a new file left out
     (small_kb_folder / "new.md").write_text("# New\n\nA document added after the build.\n")
-    assert not KnowledgeBase(load_config(config)).is_current()
+    assert unchanged() is None
 
 
 def test_an_index_too_large_to_hold_in_memory_gets_no_snapshot(tmp_path, small_kb_folder):
@@ -86,5 +97,5 @@ def test_an_index_too_large_to_hold_in_memory_gets_no_snapshot(tmp_path, small_k
     kb = KnowledgeBase(load_config(config))
     kb.build()
     assert not (kb.index_dir / SNAPSHOT_NAME).exists()
-    assert KnowledgeBase(load_config(config)).is_current()
+    assert KnowledgeBase(load_config(config)).unchanged_build() == {}
     assert kb.search("requests per minute", k=2, mode="hybrid")
