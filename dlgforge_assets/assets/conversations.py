@@ -58,6 +58,20 @@ def _generate_on(cfg: "DlgforgeConfig", language: str, llm: LLMBackendResource, 
     return asyncio.run(_run())
 
 
+def _warming_export(cfg: "DlgforgeConfig", report):
+    """``report``, which also starts importing the export's libraries in the background once
+    the first conversation is accepted (``dlgforge_core.export.warm``): the run waits on the
+    endpoint then, and the export after the last answer does not wait for those imports."""
+    from dlgforge_core.export.warm import warm_export_libraries
+
+    def reporting(accepted: int, target: int, rate: float, eta: float | None) -> None:
+        if rate > 0:  # this run accepted a conversation (not a resumed count)
+            warm_export_libraries(cfg)
+        report(accepted, target, rate, eta)
+
+    return reporting
+
+
 def _preview(store, language: str, run_id: str, conversation_id: str | None) -> str:
     for record in store.accepted_records(run_id=run_id, language=language):
         if conversation_id is None or record["conversation_id"] == conversation_id:
@@ -108,7 +122,8 @@ def build_conversations_asset(partitions_def: dg.PartitionsDefinition) -> dg.Ass
             raise ConfigError(
                 f"run.target_languages: partition {language!r} is not in {cfg.run.target_languages}"
             )
-        summary, check = _generate(cfg, language, llm, kb, progress.reporter(context.log, language),
+        summary, check = _generate(cfg, language, llm, kb,
+                                   _warming_export(cfg, progress.reporter(context.log, language)),
                                    context, ray)
         output = store.open(cfg)
         dropped = dict(summary.dropped_by_reason)
