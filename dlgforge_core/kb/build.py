@@ -118,6 +118,9 @@ class _Build:
 
     def run(self) -> BuildReport:
         started = time.perf_counter()
+        for leftover in [*self.settings.index_dir.glob(".manifest-*"),
+                         *self.settings.index_dir.glob(".resident-*")]:
+            leftover.unlink(missing_ok=True)  # temp files of a build killed mid-write (we hold the lock)
         plan = self._plan()
         old = plan.old
         if plan.changes:
@@ -229,6 +232,11 @@ class _Build:
                 del unchanged[source], self.target.secrets[source]
         todo = [f for f in files if f.source in hashes and f.source not in unchanged]
         removed = [] if full else [s for s in old.documents if s not in unchanged]
+        if not full and old.chunks is None:
+            # A manifest without a row count was written before it was recorded, or is the
+            # interim one of a build that stopped while it changed the table: rows of a
+            # document it does not list (one being removed then) must go too.
+            removed += sorted(self.index.sources() - set(old.documents) - set(removed))
         self.target.documents = dict(unchanged)
         self.target.file_stats = {f.source: (f.size, f.mtime_ns) for f in files}
         return _Plan(old, full, todo, removed, hashes)

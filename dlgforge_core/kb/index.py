@@ -137,6 +137,13 @@ class ChunkIndex:
             return pa.table({name: [] for name in META_COLUMNS})
         return self.table.search().select(META_COLUMNS).limit(None).to_arrow()
 
+    def sources(self) -> set[str]:
+        """The documents that have rows in the table."""
+        if self.table is None:
+            return set()
+        rows = self.table.search().select(["source"]).limit(None).to_arrow()
+        return set(rows.column("source").to_pylist())
+
     def snapshot(self) -> pa.Table:
         """Every row, vectors included (for ``ResidentIndex``)."""
         if self.table is None:

@@ -107,3 +107,27 @@ def test_two_concurrent_builds_do_not_corrupt_the_index(small_kb_folder, make_kb
     table_rows = ChunkIndex(small_kb_folder.parent / "index").metadata().to_pylist()
     keys = [(row["source"], row["position"]) for row in table_rows]
     assert len(keys) == len(set(keys)) == max(r.chunks_added for r in reports)
+
+
+def test_a_removal_interrupted_after_the_interim_manifest_is_finished_by_the_next_build(
+        small_kb_folder, make_kb):
+    """A build writes a manifest without the documents it touches, then changes the table.
+    Killed in between (here: that manifest written by hand, the rows left), the next build
+    still deletes the removed document's rows, and clears the killed build's temp files."""
+    from dlgforge_core.kb.manifest import load_manifest, save_manifest
+
+    kb = make_kb(small_kb_folder)
+    kb.build()
+    (small_kb_folder / "billing.md").unlink()
+    interim = load_manifest(kb.index_dir)
+    del interim.documents["billing.md"]
+    interim.chunks = None
+    save_manifest(kb.index_dir, interim)
+    (kb.index_dir / ".manifest-killed").write_text("{")
+    assert "billing.md" in ChunkIndex(kb.index_dir).sources()
+
+    report = kb.build()
+    assert report.chunks_removed > 0 and report.documents_embedded == 0
+    assert "billing.md" not in ChunkIndex(kb.index_dir).sources() and "billing.md" not in kb.sources()
+    assert not (kb.index_dir / ".manifest-killed").exists()
+    assert kb.unchanged_build() == {}
