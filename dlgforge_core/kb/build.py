@@ -23,9 +23,9 @@ from dlgforge_core.kb.embeddings import Embedder
 from dlgforge_core.kb.index import ChunkIndex, build_lock
 from dlgforge_core.kb.ingest import SkipFile, SourceFile, extract_pieces, hash_file, read_text
 from dlgforge_core.kb.ingest_rules import IngestRules, walk
-from dlgforge_core.kb.manifest import (ChunkingInfo, EmbeddingInfo, Manifest, SkippedFile,
-                                       load_manifest, save_manifest)
-from dlgforge_core.kb.snapshot import remove_snapshot, save_snapshot, snapshot_version
+from dlgforge_core.kb.manifest import (MANIFEST_NAME, ChunkingInfo, EmbeddingInfo, Manifest,
+                                       SkippedFile, load_manifest, save_manifest)
+from dlgforge_core.kb.snapshot import SNAPSHOT_NAME, remove_snapshot, save_snapshot, snapshot_version
 
 log = logging.getLogger("dlgforge.kb")
 _FLUSH_CHUNKS = 1024
@@ -118,9 +118,9 @@ class _Build:
 
     def run(self) -> BuildReport:
         started = time.perf_counter()
-        for leftover in [*self.settings.index_dir.glob(".manifest-*"),
-                         *self.settings.index_dir.glob(".resident-*")]:
-            leftover.unlink(missing_ok=True)  # temp files of a build killed mid-write (we hold the lock)
+        for name in (MANIFEST_NAME, SNAPSHOT_NAME):  # temp files of a build killed mid-write
+            for leftover in self.settings.index_dir.glob(f".{name}.*.tmp"):  # (we hold the lock)
+                leftover.unlink(missing_ok=True)
         plan = self._plan()
         old = plan.old
         if plan.changes:

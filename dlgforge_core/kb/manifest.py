@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from dlgforge_core.store.atomic import write_text_atomic
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -79,16 +79,5 @@ def load_manifest(index_dir: Path) -> Manifest | None:
 
 
 def save_manifest(index_dir: Path, manifest: Manifest) -> None:
-    """Write the manifest atomically (temp file, fsync, rename)."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    data = manifest.model_dump_json(indent=2).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=".manifest-", dir=index_dir)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, index_dir / MANIFEST_NAME)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write the manifest atomically (see ``store.atomic``)."""
+    write_text_atomic(index_dir / MANIFEST_NAME, manifest.model_dump_json(indent=2))

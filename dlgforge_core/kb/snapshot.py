@@ -9,12 +9,12 @@ tagged with the index version, and a run on an unchanged index loads them from t
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
+
+from dlgforge_core.store.atomic import write_bytes_atomic
 
 SNAPSHOT_NAME = "resident.arrow"
 _VERSION_KEY = b"dlgforge.index_version"
@@ -43,20 +43,13 @@ def load_snapshot(index_dir: Path, version: str) -> pa.Table | None:
 
 
 def save_snapshot(index_dir: Path, version: str, table: pa.Table) -> None:
-    """Write ``table`` as the snapshot of ``version`` atomically (temp file, fsync, rename)."""
+    """Write ``table`` as the snapshot of ``version`` atomically (see ``store.atomic``)."""
     metadata = {**(table.schema.metadata or {}), _VERSION_KEY: version.encode("utf-8")}
     table = table.replace_schema_metadata(metadata)
-    fd, tmp = tempfile.mkstemp(prefix=".resident-", dir=index_dir)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            with ipc.new_file(handle, table.schema) as writer:
-                writer.write_table(table)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, index_dir / SNAPSHOT_NAME)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    sink = pa.BufferOutputStream()
+    with ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    write_bytes_atomic(index_dir / SNAPSHOT_NAME, sink.getvalue().to_pybytes())
 
 
 def remove_snapshot(index_dir: Path) -> None:

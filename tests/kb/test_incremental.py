@@ -123,11 +123,11 @@ def test_a_removal_interrupted_after_the_interim_manifest_is_finished_by_the_nex
     del interim.documents["billing.md"]
     interim.chunks = None
     save_manifest(kb.index_dir, interim)
-    (kb.index_dir / ".manifest-killed").write_text("{")
+    (kb.index_dir / ".manifest.json.killed.tmp").write_text("{")
     assert "billing.md" in ChunkIndex(kb.index_dir).sources()
 
     report = kb.build()
     assert report.chunks_removed > 0 and report.documents_embedded == 0
     assert "billing.md" not in ChunkIndex(kb.index_dir).sources() and "billing.md" not in kb.sources()
-    assert not (kb.index_dir / ".manifest-killed").exists()
+    assert not (kb.index_dir / ".manifest.json.killed.tmp").exists()
     assert kb.unchanged_build() == {}
