@@ -81,7 +81,7 @@ def start_server(latency_ms: float, jitter_ms: float, request_log: Path | None =
                  extra_args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
     """The fake endpoint as a separate process (``extra_args``: more of its flags, e.g.
     ``--max-concurrency``); returns it and its base URL."""
-    log_args = ["--request-log", str(request_log), *extra_args] if request_log else [*extra_args]
+    log_args = [*(["--request-log", str(request_log)] if request_log else []), *extra_args]
     if request_log:
         request_log.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(

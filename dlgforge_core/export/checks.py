@@ -16,13 +16,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 MAX_OFFENDING = 100
+"""Offending ids kept per outcome: enough to act on, small enough for a gate file."""
 # Keys whose string values are free text (messages, answers, judge notes, chunk texts, and the
 # training columns: search queries and calls, reasoning texts, seeds): what the PII and
 # secrets gates scan and their redactions rewrite.
 TEXT_KEYS = frozenset({"content", "user_message", "assistant_message", "answer", "notes", "text",
                        "query", "arguments", "reasoning", "generator_reasoning", "responder_reasoning",
                        "seed_question"})
-"""Offending ids kept per outcome: enough to act on, small enough for a gate file."""
 
 
 @dataclass(frozen=True)

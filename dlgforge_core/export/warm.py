@@ -15,7 +15,8 @@ import importlib
 import threading
 from typing import Any
 
-_started = threading.Event()
+_started: list[bool] = []  # non-empty once warm_export_libraries has run in this process
+_lock = threading.Lock()
 
 
 def export_libraries(cfg: Any) -> list[str]:
@@ -29,10 +30,13 @@ def export_libraries(cfg: Any) -> list[str]:
 
 def warm_export_libraries(cfg: Any) -> None:
     """Import ``export_libraries(cfg)`` on a daemon thread, once per process."""
+    with _lock:  # the progress callback calls this at every report: one test, then nothing
+        if _started:
+            return
+        _started.append(True)
     modules = export_libraries(cfg)
-    if not modules or _started.is_set():
+    if not modules:
         return
-    _started.set()
 
     def load() -> None:
         try:

@@ -194,6 +194,9 @@ class BertEncoderEmbedder:
                  runtime: str = "numpy", precision: str = "auto") -> None:
         self.location, self.identity, self.batch_size = location, identity, int(batch_size)
         self.runtime, self.precision = runtime, precision
+        # NumPy's BLAS threads spin between a batch's small products: held to one thread;
+        # OpenVINO and ONNX Runtime run a batch on their own threads
+        self.limit_blas = runtime not in ("openvino", "onnx")
         # one loaded model (and one vector cache) per runtime and, for openvino, precision
         self._key = f"openvino:{precision}" if runtime == "openvino" else runtime
 

@@ -210,8 +210,8 @@ class KnowledgeBase:
     def _query_batcher(self) -> QueryBatcher:
         loop = asyncio.get_running_loop()
         if self._batcher is None or self._batcher[0] is not loop:
-            own_thread = getattr(self.embedder, "runtime", None) in ("openvino", "onnx")
-            self._batcher = (loop, QueryBatcher(self.embedder.encode, limit_blas=not own_thread))
+            limit = getattr(self.embedder, "limit_blas", True)
+            self._batcher = (loop, QueryBatcher(self.embedder.encode, limit_blas=limit))
         return self._batcher[1]
 
     def _cached_query(self, query: str) -> np.ndarray | None:

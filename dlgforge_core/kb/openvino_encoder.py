@@ -30,7 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
+from dlgforge_core.cpu import cpu_flags
 from dlgforge_core.kb.bert_encoder import BertEncoder
+from dlgforge_core.store.atomic import write_bytes_atomic
 from dlgforge_core.kb.onnx_encoder import _graph, _return_freed_memory
 
 
@@ -68,7 +70,7 @@ def _blob_path(model_dir: Path, precision: str, version: str) -> Path | None:
     except RuntimeError:  # no home directory to expand
         return None
     key = hashlib.sha256()
-    for part in (_GRAPH_VERSION, version, precision, _cpu_flags()):
+    for part in (_GRAPH_VERSION, version, precision, cpu_flags()):
         key.update(part.encode() + b"\0")
     for name in ("config.json", "model.safetensors"):
         try:
@@ -77,15 +79,6 @@ def _blob_path(model_dir: Path, precision: str, version: str) -> Path | None:
             return None
         key.update(f"{(model_dir / name).resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode() + b"\0")
     return root / "dlgforge" / "openvino" / f"{key.hexdigest()[:32]}.blob"
-
-
-def _cpu_flags() -> str:
-    """The CPU's feature flags (the compiled kernels depend on them); empty off Linux."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            return next((line for line in handle if line.startswith("flags")), "")
-    except OSError:
-        return ""
 
 
 def _import_blob(core, blob: Path | None, options: dict):
@@ -104,13 +97,10 @@ def _export_blob(compiled, blob: Path | None) -> None:
     so a reader never sees half a file); a cache that cannot be written is skipped."""
     if blob is None:
         return
-    partial = blob.with_name(f"{blob.name}.{os.getpid()}.tmp")
     try:
-        blob.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_bytes(compiled.export_model().getbuffer())
-        os.replace(partial, blob)
+        write_bytes_atomic(blob, compiled.export_model().getvalue(), fsync=False)
     except Exception:  # noqa: BLE001 - no cache this time; the compiled model still serves
-        partial.unlink(missing_ok=True)
+        pass
 
 
 class OpenVinoBertEncoder(BertEncoder):

@@ -10,6 +10,7 @@ share one backend, so they share its connection pool and in-flight cap.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import time
@@ -289,16 +290,10 @@ class LLMClient:
                 response_format=None if mode == NATIVE else response_format_for(mode, spec),
                 json_schema=spec.schema, headers=headers, seed=seed, extra=settings.extra)
             self.calls_made += 1
-            slots = self._slots  # released to the semaphore it was taken from
-            if slots is not None:
-                await slots.acquire()
-            started = time.perf_counter()  # the request's latency, not the wait for a slot
             try:
-                try:
+                async with self._slots or contextlib.nullcontext():  # a client-wide request slot
+                    started = time.perf_counter()  # the request's latency, not the wait for a slot
                     response = await backend.complete(request)
-                finally:
-                    if slots is not None:
-                        slots.release()
             except ResponseFormatRejected:
                 elapsed = _ms(started)
                 if mode in (NATIVE, MODES[-1]):

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from dlgforge_core.cpu import cpu_flags
 from dlgforge_core.errors import LLMSetupError
 from dlgforge_core.llm.backends import (
     ChatBackend,
@@ -118,11 +119,7 @@ class LocalEngine:
 
 def cpu_has_amx() -> bool:
     """True when the CPU advertises Intel AMX (``amx_tile`` in ``/proc/cpuinfo``)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="ignore") as handle:
-            return any(line.startswith("flags") and " amx_tile" in line for line in handle)
-    except OSError:
-        return False
+    return "amx_tile" in cpu_flags().split()
 
 
 @contextlib.contextmanager
