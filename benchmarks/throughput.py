@@ -21,8 +21,9 @@ its own process so its CPU is not counted.
 
 Every turn runs one KB search, from the in-memory copy of the index (the KB is far below
 ``retrieval.resident_max_chunks``). In the default hybrid mode each search also embeds the
-question with MiniLM on the CPU (ONNX Runtime, batched across slots): about 5 ms of CPU per
-~30-token question at this CPU's matrix-product peak, which caps throughput on 2 cores. ``--kb-mode fts`` searches the same
+question with MiniLM on the CPU (OpenVINO in bfloat16 where the CPU has AMX, batched across
+slots): about 1.4 ms of CPU per ~27-token question in batches of 16-32 on this machine, 2.6 ms
+alone, which caps throughput on 2 cores at high request rates. ``--kb-mode fts`` searches the same
 index in its full-text mode (no query embedding) to measure the engine rather than the
 embedder; the script prints which mode each line used.
 

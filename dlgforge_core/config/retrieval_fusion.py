@@ -23,7 +23,7 @@ class FusionConfig(Section):
 
     method: Literal["convex", "rrf"] = "convex"
     level: Literal["document", "chunk"] = "document"
-    vector_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    vector_weight: float = Field(default=0.6, ge=0.0, le=1.0)
     candidates: int = Field(default=50, ge=1)
     rrf_k: int = Field(default=60, ge=1)
     query_turns: int = Field(default=3, ge=1)

@@ -257,6 +257,13 @@ class BertEncoderEmbedder:
     def dimension(self) -> int:
         return int(self.model.dimension())
 
+    def clear_cache(self) -> None:
+        """Forget the remembered vectors of this model (``kb eval`` times from cold)."""
+        with _models_lock:
+            cache = _caches.get((self.location, self._key))
+        if cache is not None:
+            cache.clear()
+
 
 class _VectorCache:
     """LRU of text -> vector for short texts, shared by every embedder of one model.
@@ -294,6 +301,10 @@ class _VectorCache:
             self._items[key] = vector
             if len(self._items) > self.capacity:
                 self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
 
 
 _caches: dict[tuple[str, str], _VectorCache] = {}

@@ -30,7 +30,7 @@ class Fusion:
 
     method: str = "convex"
     level: str = "document"
-    vector_weight: float = 0.5
+    vector_weight: float = 0.6
     candidates: int = 50
     rrf_k: int = 60
 

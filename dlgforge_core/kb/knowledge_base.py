@@ -228,9 +228,13 @@ class KnowledgeBase:
                 self._queries.popitem(last=False)
 
     def clear_query_cache(self) -> None:
-        """Forget the cached query embeddings (``kb eval`` times each mode from cold)."""
+        """Forget the cached query embeddings, the embedder's own included (``kb eval``
+        times each mode from cold)."""
         with self._lock:
             self._queries.clear()
+        clear = getattr(self.embedder, "clear_cache", None)
+        if clear is not None:
+            clear()
 
     def _encode_query(self, query: str) -> np.ndarray:
         vector = self._cached_query(query)

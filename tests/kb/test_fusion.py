@@ -67,3 +67,9 @@ def test_one_chunk_text_in_two_documents_counts_once_per_document():
     # vector: a 1, b 1, c 0; full-text: c 1, a 0.5, b 0.5, d 0
     assert [(row["source"], score) for row, score in documents] == [
         ("a.md", 0.75), ("b.md", 0.75), ("c.md", 0.5), ("d.md", 0.0)]
+
+
+def test_the_search_default_is_the_config_default():
+    from dlgforge_core.config.retrieval_fusion import FusionConfig
+
+    assert Fusion() == Fusion.from_config(FusionConfig()) == Fusion.from_config(None)

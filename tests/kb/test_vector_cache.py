@@ -45,3 +45,19 @@ def test_long_texts_are_not_kept(monkeypatch):
     embedder.encode([chunk])
     embedder.encode([chunk])
     assert calls == [1, 1]
+
+
+def test_clear_cache_makes_the_next_query_a_forward_pass(monkeypatch):
+    # `kb eval` empties the caches before timing each mode: a later mode must pay for its
+    # own query embeddings instead of reading the ones an earlier mode computed
+    embedder = make_embedder(EmbeddingsConfig(), Path("."))
+    model = embedder.model
+    calls: list[list[str]] = []
+    real = type(model).encode
+    monkeypatch.setattr(type(model), "encode",
+                        lambda self, texts, *a, **k: (calls.append(list(texts)), real(self, texts, *a, **k))[1])
+    embedder.encode(["cleared question 4412"])
+    embedder.encode(["cleared question 4412"])
+    embedder.clear_cache()
+    embedder.encode(["cleared question 4412"])
+    assert calls == [["cleared question 4412"], ["cleared question 4412"]]
