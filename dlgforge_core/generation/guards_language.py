@@ -43,9 +43,9 @@ def _model():
     global _identifier
     with _lock:
         if _identifier is None:
-            from py3langid.langid import MODEL_FILE, LanguageIdentifier
+            from dlgforge_core.generation.langid_model import load_identifier
 
-            _identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+            _identifier = load_identifier()
         return _identifier
 
 

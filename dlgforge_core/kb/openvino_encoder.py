@@ -17,15 +17,18 @@ CPU than it saves on a busy machine.
 The compiled model is kept under ``~/.cache/dlgforge/openvino`` (``$XDG_CACHE_HOME``), keyed by
 the model files, the precision, the OpenVINO version and the CPU's features: a later process
 imports it in about 0.1 s instead of building and compiling the graph (0.6 s of a run's start).
+Writing one removes the kept models no process imported for 30 days (``_prune_unused``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -33,11 +36,25 @@ import numpy as np
 from dlgforge_core.cpu import cpu_flags
 from dlgforge_core.kb.bert_encoder import BertEncoder
 from dlgforge_core.store.atomic import write_bytes_atomic
+from dlgforge_core.user_cache import user_cache_dir
 from dlgforge_core.kb.onnx_encoder import _graph, _return_freed_memory
 
 
 # Part of the compiled-model cache key: raise it when ``onnx_encoder._graph`` changes the graph.
 _GRAPH_VERSION = "1"
+
+# Every new input shape (batch size x padded length) makes OpenVINO prepare the layers for it
+# and its oneDNN library JIT-compile kernels, and both keep what they made: by default up to
+# 5,000 shapes and 1,024 kernels, hundreds of MB in a long run whose query batches come in
+# every size (a process grew from 282 MB to 878 MB over 660 differently shaped batches, and
+# kept growing). Bounded here, the same batches level off at 370 MB (530 MB with only the
+# shape cache bounded), and `benchmarks/memory.py` peaks at 404-411 MB instead of 424-435 MB
+# with 256 kernels. The price is kernels compiled again when batch sizes vary most: 256 x
+# 200 ms on 2 shards, CPU-bound, ran at 0.508 of ideal against 0.520 (256 kernels) and 0.538
+# (1,024), one run each; 64 x 200 ms in one process did not change (0.959).
+_SHAPE_CACHE = 8
+_KERNEL_CACHE = 64
+_UNUSED_DAYS = 30  # a kept compiled model not imported for this long is removed
 
 
 def available() -> bool:
@@ -57,6 +74,8 @@ def _import_openvino():
     """
     if "openvino" not in sys.modules:
         sys.modules.setdefault("openvino_telemetry", None)
+        # read by its oneDNN kernels at their first use; a user's own setting wins
+        os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(_KERNEL_CACHE))
     import openvino
 
     return openvino
@@ -65,9 +84,8 @@ def _import_openvino():
 def _blob_path(model_dir: Path, precision: str, version: str) -> Path | None:
     """Where the compiled model of this folder, precision, OpenVINO build and CPU is kept:
     ``$XDG_CACHE_HOME/dlgforge/openvino`` (default ``~/.cache``); None without a home."""
-    try:
-        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    except RuntimeError:  # no home directory to expand
+    root = user_cache_dir("openvino")
+    if root is None:
         return None
     key = hashlib.sha256()
     for part in (_GRAPH_VERSION, version, precision, cpu_flags()):
@@ -78,7 +96,7 @@ def _blob_path(model_dir: Path, precision: str, version: str) -> Path | None:
         except OSError:
             return None
         key.update(f"{(model_dir / name).resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode() + b"\0")
-    return root / "dlgforge" / "openvino" / f"{key.hexdigest()[:32]}.blob"
+    return root / f"{key.hexdigest()[:32]}.blob"
 
 
 def _import_blob(core, blob: Path | None, options: dict):
@@ -87,9 +105,12 @@ def _import_blob(core, blob: Path | None, options: dict):
     if blob is None or not blob.is_file():
         return None
     try:
-        return core.import_model(io.BytesIO(blob.read_bytes()), "CPU", options)
+        compiled = core.import_model(io.BytesIO(blob.read_bytes()), "CPU", options)
     except Exception:  # noqa: BLE001 - stale or damaged: compile and write it anew
         return None
+    with contextlib.suppress(OSError):
+        os.utime(blob)  # in use: kept by _prune_unused
+    return compiled
 
 
 def _export_blob(compiled, blob: Path | None) -> None:
@@ -100,7 +121,19 @@ def _export_blob(compiled, blob: Path | None) -> None:
     try:
         write_bytes_atomic(blob, compiled.export_model().getvalue(), fsync=False)
     except Exception:  # noqa: BLE001 - no cache this time; the compiled model still serves
-        pass
+        return
+    _prune_unused(blob)
+
+
+def _prune_unused(kept: Path) -> None:
+    """Remove the compiled models beside ``kept`` that no process imported for
+    ``_UNUSED_DAYS``: each reinstall of the model package or of OpenVINO (a new key) adds one
+    of ~43 MB, and nothing else would ever remove the old ones."""
+    cutoff = time.time() - _UNUSED_DAYS * 86400
+    for old in kept.parent.glob("*.blob"):
+        with contextlib.suppress(OSError):
+            if old != kept and old.stat().st_mtime < cutoff:
+                old.unlink()
 
 
 class OpenVinoBertEncoder(BertEncoder):
@@ -109,7 +142,8 @@ class OpenVinoBertEncoder(BertEncoder):
     def __init__(self, model_dir: str | Path, precision: str = "auto") -> None:
         ov = _import_openvino()
         super().__init__(model_dir)
-        options = {"INFERENCE_NUM_THREADS": 1, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY"}
+        options = {"INFERENCE_NUM_THREADS": 1, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
+                   "CPU_RUNTIME_CACHE_CAPACITY": _SHAPE_CACHE}
         if precision == "fp32":
             options["INFERENCE_PRECISION_HINT"] = "f32"
         core = ov.Core()

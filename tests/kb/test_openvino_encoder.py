@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -99,3 +100,57 @@ def test_compiled_model_is_kept_and_a_damaged_one_recompiled(tmp_path, monkeypat
     repaired = OpenVinoBertEncoder(MODEL, precision="fp32")
     np.testing.assert_allclose(repaired.encode(TEXTS, batch_size=8), reference, atol=2e-5)
     assert blob.stat().st_size > 1_000_000  # written anew
+
+
+def test_memory_stays_flat_over_batches_of_every_shape():
+    # every new (batch, length) shape makes OpenVINO and its oneDNN kernels keep what they
+    # prepared; unbounded, the process grew ~140 MB per 220 differently shaped batches
+    script = textwrap.dedent("""
+        import random
+        from dlgforge_core.kb.embeddings import default_model_path
+        from dlgforge_core.kb.openvino_encoder import OpenVinoBertEncoder
+
+        def rss_mb():
+            for line in open("/proc/self/status"):
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+
+        encoder = OpenVinoBertEncoder(default_model_path())
+        words = "the quick brown fox jumps over a lazy dog while riders ask about fees".split()
+        rng, seen = random.Random(0), []
+        for round_ in range(2):  # the second round's shapes are all new ones
+            for size in range(1 + round_, 65, 3):
+                for length in range(3 + 2 * round_, 40, 4):
+                    encoder.encode([f"q{round_} {i} " + " ".join(rng.choice(words) for _ in range(length))
+                                    for i in range(size)])
+            seen.append(rss_mb())
+        print(seen[1] - seen[0])
+    """)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("ONEDNN_PRIMITIVE_CACHE_CAPACITY", None)
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                         timeout=300, check=True)
+    growth = float(out.stdout.strip().splitlines()[-1])
+    assert growth < 40, f"resident memory grew {growth:.0f} MB over a second round of new shapes"
+
+
+def test_compiled_models_unused_for_a_month_are_removed_when_one_is_written(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cache = tmp_path / "dlgforge" / "openvino"
+    cache.mkdir(parents=True)
+    stale, recent, other = cache / "stale.blob", cache / "recent.blob", cache / "notes.txt"
+    month_ago = time.time() - 31 * 86400
+    for path in (stale, recent, other):
+        path.write_bytes(b"x")
+    for path in (stale, other):
+        os.utime(path, (month_ago, month_ago))
+    os.utime(recent, (time.time() - 29 * 86400,) * 2)
+    OpenVinoBertEncoder(MODEL, precision="fp32")  # compiles and keeps a new blob
+    names = sorted(p.name for p in cache.iterdir())
+    assert "stale.blob" not in names and {"recent.blob", "notes.txt"} <= set(names)
+    assert len(names) == 3
+    # importing a kept model marks it used
+    [kept] = [p for p in cache.glob("*.blob") if p.name != "recent.blob"]
+    os.utime(kept, (month_ago, month_ago))
+    OpenVinoBertEncoder(MODEL, precision="fp32")
+    assert kept.stat().st_mtime > month_ago + 86400
