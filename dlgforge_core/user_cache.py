@@ -11,9 +11,12 @@ from pathlib import Path
 
 
 def user_cache_dir(*parts: str) -> Path | None:
-    """``<cache>/dlgforge/<parts...>`` (not created); None when there is no home to expand."""
+    """``<cache>/dlgforge/<parts...>`` (not created); None when there is no home to expand.
+
+    A relative ``XDG_CACHE_HOME`` is ignored, as the XDG base-directory spec says."""
+    configured = os.environ.get("XDG_CACHE_HOME", "")
     try:
-        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        root = Path(configured) if os.path.isabs(configured) else Path.home() / ".cache"
     except RuntimeError:  # no home directory to expand
         return None
     return root.joinpath("dlgforge", *parts)

@@ -17,7 +17,8 @@ CPU than it saves on a busy machine.
 The compiled model is kept under ``~/.cache/dlgforge/openvino`` (``$XDG_CACHE_HOME``), keyed by
 the model files, the precision, the OpenVINO version and the CPU's features: a later process
 imports it in about 0.1 s instead of building and compiling the graph (0.6 s of a run's start).
-Writing one removes the kept models no process imported for 30 days (``_prune_unused``).
+Writing one removes the kept models no process imported for 30 days, and all but the four
+most recently used (``_prune_unused``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ _GRAPH_VERSION = "1"
 _SHAPE_CACHE = 8
 _KERNEL_CACHE = 64
 _UNUSED_DAYS = 30  # a kept compiled model not imported for this long is removed
+_KEEP_BLOBS = 4  # at most this many kept compiled models, the most recently used
 
 
 def available() -> bool:
@@ -74,8 +76,9 @@ def _import_openvino():
     """
     if "openvino" not in sys.modules:
         sys.modules.setdefault("openvino_telemetry", None)
-        # read by its oneDNN kernels at their first use; a user's own setting wins
-        os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(_KERNEL_CACHE))
+    # read by oneDNN when it first builds a kernel (also by this process's children and any
+    # other oneDNN user in it, e.g. torch); a user's own setting wins
+    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(_KERNEL_CACHE))
     import openvino
 
     return openvino
@@ -127,13 +130,24 @@ def _export_blob(compiled, blob: Path | None) -> None:
 
 def _prune_unused(kept: Path) -> None:
     """Remove the compiled models beside ``kept`` that no process imported for
-    ``_UNUSED_DAYS``: each reinstall of the model package or of OpenVINO (a new key) adds one
-    of ~43 MB, and nothing else would ever remove the old ones."""
-    cutoff = time.time() - _UNUSED_DAYS * 86400
+    ``_UNUSED_DAYS``, and all but the ``_KEEP_BLOBS`` most recently used: each reinstall of
+    the model package or of OpenVINO (a new key) adds one of ~43 MB, and nothing else would
+    ever remove the old ones. Temp files of writes killed over a day ago go too."""
+    now = time.time()
+    used: list[tuple[float, Path]] = []
     for old in kept.parent.glob("*.blob"):
         with contextlib.suppress(OSError):
-            if old != kept and old.stat().st_mtime < cutoff:
+            if old != kept:
+                used.append((old.stat().st_mtime, old))
+    used.sort(reverse=True)
+    for rank, (mtime, old) in enumerate(used, start=1):
+        if rank >= _KEEP_BLOBS or mtime < now - _UNUSED_DAYS * 86400:
+            with contextlib.suppress(OSError):
                 old.unlink()
+    for temp in kept.parent.glob(".*.blob.*.tmp"):
+        with contextlib.suppress(OSError):
+            if temp.stat().st_mtime < now - 86400:
+                temp.unlink()
 
 
 class OpenVinoBertEncoder(BertEncoder):

@@ -174,3 +174,32 @@ def test_bad_file_from_the_command_line_has_no_traceback(two_doc_kb, tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"error: {tmp_path / 'missing.jsonl'}: no such file"
+
+
+def test_each_mode_is_timed_from_cold_after_one_untimed_search():
+    # the first search of a mode loads the encoder and the in-memory index: not a question's
+    # cost; the caches are emptied after it, so every mode embeds its own questions
+    from types import SimpleNamespace
+
+    from dlgforge_core.kb.eval_questions import EvalQuestion
+    from dlgforge_core.kb.evaluation import evaluate
+
+    calls: list[tuple] = []
+
+    class RecordingKB:
+        manifest = object()
+
+        def search(self, question, k, mode, context=(), query_turns=None):
+            calls.append(("search", mode, question))
+            return [SimpleNamespace(chunk_id="c1", source="a.md")]
+
+        def clear_query_cache(self):
+            calls.append(("clear",))
+
+    questions = [EvalQuestion("first?", ("a.md",)), EvalQuestion("second?", ("b.md",))]
+    results = evaluate(RecordingKB(), questions, 5, ["hybrid", "fts"])
+    assert calls == [("search", "hybrid", "first?"), ("clear",), ("search", "hybrid", "first?"),
+                     ("search", "hybrid", "second?"),
+                     ("search", "fts", "first?"), ("clear",), ("search", "fts", "first?"),
+                     ("search", "fts", "second?")]
+    assert [q["recall@k"] for q in results["hybrid"].per_question] == [1.0, 0.0]
