@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from dlgforge_core.store.atomic import write_bytes_atomic
+from dlgforge_core.store.atomic import atomic_file
 
 SNAPSHOT_NAME = "resident.arrow"
 _VERSION_KEY = b"dlgforge.index_version"
@@ -46,10 +46,9 @@ def save_snapshot(index_dir: Path, version: str, table: pa.Table) -> None:
     """Write ``table`` as the snapshot of ``version`` atomically (see ``store.atomic``)."""
     metadata = {**(table.schema.metadata or {}), _VERSION_KEY: version.encode("utf-8")}
     table = table.replace_schema_metadata(metadata)
-    sink = pa.BufferOutputStream()
-    with ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
-    write_bytes_atomic(index_dir / SNAPSHOT_NAME, sink.getvalue().to_pybytes())
+    with atomic_file(index_dir / SNAPSHOT_NAME) as handle:  # streamed: no copy in memory
+        with ipc.new_file(handle, table.schema) as writer:
+            writer.write_table(table)
 
 
 def remove_snapshot(index_dir: Path) -> None:

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 
-def write_bytes_atomic(path: Path, data: bytes, fsync: bool = True) -> None:
-    """Replace ``path`` with ``data`` so readers see the old or the new file, never a torn one."""
+@contextlib.contextmanager
+def atomic_file(path: Path, fsync: bool = True) -> Iterator[BinaryIO]:
+    """A binary file that replaces ``path`` when the block ends without an error, so readers
+    see the old or the new file, never a torn one (written to a temp file beside it, then
+    renamed over; on an error the temp file is removed and ``path`` left as it was)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
             if fsync:
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -24,6 +29,12 @@ def write_bytes_atomic(path: Path, data: bytes, fsync: bool = True) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_bytes_atomic(path: Path, data: bytes, fsync: bool = True) -> None:
+    """Replace ``path`` with ``data`` (see ``atomic_file``)."""
+    with atomic_file(path, fsync=fsync) as handle:
+        handle.write(data)
 
 
 def write_text_atomic(path: Path, text: str, fsync: bool = True) -> None:
